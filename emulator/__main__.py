@@ -1,0 +1,94 @@
+"""The command line: `report-emulator serve ...` (also `python -m emulator`)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .settings import Settings, parse_instant
+
+
+def _instant(text: str):
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 timestamp: {text!r}") from None
+
+
+def _credential(text: str) -> tuple[str, str, str]:
+    vendor_key, sep, value = text.partition("=")
+    vendor, dot, key = vendor_key.partition(".")
+    if not (sep and dot and vendor and key):
+        raise argparse.ArgumentTypeError(f"expected VENDOR.KEY=VALUE (e.g. strigo.api_key=abc), not {text!r}")
+    return vendor, key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="report-emulator", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the emulator (the default command)")
+    serve.add_argument("--host", default=None, help="interface to listen on (EMULATOR_HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (EMULATOR_PORT; default 8080; 0 picks one)")
+    serve.add_argument("--seed", type=int, default=None, help="world seed (EMULATOR_SEED; default 1)")
+    serve.add_argument("--scenario", action="append", default=None, metavar="FILE",
+                       help="scenario file, repeatable (EMULATOR_SCENARIO, several joined by the path separator)")
+    serve.add_argument("--clock", choices=("real", "manual"), default=None, help="clock mode (EMULATOR_CLOCK; default real)")
+    serve.add_argument("--now", type=_instant, default=None, help="start time, ISO 8601 (EMULATOR_NOW; default the real time)")
+    serve.add_argument("--scale", type=int, default=None, help="world size multiplier (EMULATOR_SCALE; default 1)")
+    serve.add_argument("--strict", action="store_true", default=None, help="refuse requests that break the vendor contract (EMULATOR_STRICT)")
+    serve.add_argument("--journal-cap", type=int, default=None, help="most journal entries kept (EMULATOR_JOURNAL_CAP; default 1000)")
+    serve.add_argument("--threads", type=int, default=None, help="worker threads (default 32)")
+    serve.add_argument("--credential", action="append", type=_credential, default=[], metavar="VENDOR.KEY=VALUE",
+                       help="override a default credential, e.g. strigo.api_key=secret (repeatable)")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    credentials: dict[str, dict[str, str]] = {}
+    for vendor, key, value in args.credential:
+        credentials.setdefault(vendor, {})[key] = value
+    return Settings.from_env(
+        host=args.host, port=args.port, seed=args.seed, scenarios=args.scenario, clock=args.clock,
+        now=args.now, scale=args.scale, strict=args.strict, journal_cap=args.journal_cap,
+        threads=args.threads, credentials=credentials or None,
+    )
+
+
+def serve(settings: Settings) -> None:
+    from .app import create_app
+    from .server import serve_forever
+
+    app = create_app(settings)
+    emulator = app.extensions["emulator"]
+
+    def ready(server) -> None:
+        lines = [f"report-emulator listening on {server.url}",
+                 f"  clock: {emulator.clock.mode}, now {emulator.clock.now().isoformat()}; seed {settings.seed}; scale {settings.scale}"]
+        for name, model in emulator.vendors.items():
+            creds = ", ".join(f"{k}={v}" for k, v in model.credentials().items())
+            lines.append(f"  {name}: {creds}")
+        lines.append(f"  admin: {server.url}/_emulator/health")
+        print("\n".join(lines), flush=True)
+
+    serve_forever(app, settings.host, settings.port, settings.threads, on_ready=ready)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-"):
+        argv.insert(0, "serve")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        try:
+            settings = settings_from_args(args)
+        except ValueError as exc:
+            parser.error(str(exc))
+        serve(settings)
+        return 0
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""create_app(settings): the factory. Core first, then each vendor."""
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .core.admin import admin
+from .core.clock import wall_now
+from .core.registry import Emulator
+from .settings import Settings, format_instant
+from .vendors import VENDORS
+
+BODY_CAP = 2048  # bytes of a request body kept in the journal
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings()
+    app = Flask("emulator")
+    app.json.sort_keys = False  # vendors' field order is part of their contract
+    emulator = Emulator(settings)
+    app.extensions["emulator"] = emulator
+    app.register_blueprint(admin)
+    for vendor in VENDORS:
+        emulator.add_vendor(vendor)
+        app.register_blueprint(vendor.blueprint)
+
+    app.before_request(_start_timer)
+    app.after_request(_record)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def vendor_for_path(path: str):
+    """The vendor spec whose prefixes cover path, or None (admin and unknown paths)."""
+    from flask import current_app
+
+    for spec in current_app.extensions["emulator"].vendor_specs.values():
+        if path.startswith(spec.prefixes):
+            return spec
+    return None
+
+
+def _start_timer() -> None:
+    g.started = time.perf_counter()
+
+
+def _record(response: Response) -> Response:
+    if request.path.startswith("/_emulator"):
+        return response
+    from flask import current_app
+
+    emulator = current_app.extensions["emulator"]
+    spec = vendor_for_path(request.path)
+    body = request.get_data(cache=True)[:BODY_CAP]
+    emulator.journal.record(
+        {
+            "method": request.method,
+            "path": request.path,
+            "query": request.query_string.decode("latin-1"),
+            "status": response.status_code,
+            "vendor": spec.name if spec else None,
+            "at": format_instant(emulator.clock.now()),
+            "wall_at": wall_now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),
+            "rule": g.get("rule"),
+            "body": body.decode("utf-8", "replace") if body else None,
+        }
+    )
+    return response
+
+
+def _http_error(exc: HTTPException):
+    """404/405/... raised outside a vendor's own handlers: that vendor's envelope, or admin JSON."""
+    spec = vendor_for_path(request.path)
+    message = f"{exc.name}: {request.method} {request.path}"
+    if exc.code == 404:
+        message = f"No route for {request.method} {request.path}"
+    elif exc.code == 405:
+        message = f"Method {request.method} is not allowed on {request.path}"
+    if spec is not None:
+        response = spec.error_response(exc.code or 500, message)
+    else:
+        response = jsonify({"error": message, "errors": {}})
+        response.status_code = exc.code or 500
+    if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def _unexpected_error(exc: Exception):
+    """A bug in the emulator still answers in the vendor's envelope, never an HTML traceback."""
+    from flask import current_app
+
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    spec = vendor_for_path(request.path)
+    message = f"Internal emulator error: {type(exc).__name__}: {exc}"
+    if spec is not None:
+        return spec.error_response(500, message)
+    return jsonify({"error": message, "errors": {}}), 500

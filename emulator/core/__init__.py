@@ -1,0 +1,1 @@
+"""What every vendor shares, and nothing vendor-specific."""

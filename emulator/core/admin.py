@@ -1,0 +1,149 @@
+"""The /_emulator blueprint: health, reset, clock, credentials, world, journal."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from marshmallow import Schema, ValidationError, fields, validate
+
+from ..settings import format_instant, parse_instant
+
+admin = Blueprint("_emulator", __name__, url_prefix="/_emulator")
+
+
+class AdminError(Exception):
+    """A refused admin call: 400 {"error": message, "errors": {field path: [messages]}}."""
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+        self.status = status
+
+
+def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {"rules[0].respond.status": ["..."]}."""
+    if isinstance(messages, list):
+        return {prefix or "_schema": [str(m) for m in messages]}
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        if isinstance(key, int):
+            path = f"{prefix}[{key}]"
+        else:
+            path = f"{prefix}.{key}" if prefix else str(key)
+        flat.update(flatten_errors(value, path))
+    return flat
+
+
+def load_body(schema: Schema) -> dict:
+    """The request's JSON body (empty allowed) loaded by schema, or an AdminError naming each field."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        payload: Any = {}
+    else:
+        payload = request.get_json(force=True, silent=True)
+        if payload is None:
+            raise AdminError("the request body is not valid JSON", {"_body": ["not valid JSON"]})
+    if not isinstance(payload, dict):
+        raise AdminError("the request body must be a JSON object", {"_body": ["must be a JSON object"]})
+    try:
+        return schema.load(payload)
+    except ValidationError as exc:
+        errors = flatten_errors(exc.messages)
+        detail = "; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in errors.items())
+        raise AdminError(f"invalid request: {detail}", errors) from None
+
+
+class Instant(fields.Field):
+    """An ISO 8601 timestamp, naive meaning UTC."""
+
+    default_error_messages = {"invalid": "not a valid ISO 8601 timestamp"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        try:
+            return parse_instant(value)
+        except ValueError:
+            raise self.make_error("invalid") from None
+
+
+class ResetSchema(Schema):
+    seed = fields.Integer(strict=True, load_default=None, allow_none=True)
+    now = Instant(load_default=None, allow_none=True)
+
+
+class ClockSetSchema(Schema):
+    now = Instant(required=True)
+
+
+class AdvanceSchema(Schema):
+    seconds = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=0, max=10 * 366 * 86400))
+
+
+def emulator():
+    return current_app.extensions["emulator"]
+
+
+def clock_json() -> dict:
+    clock = emulator().clock
+    return {"now": format_instant(clock.now()), "mode": clock.mode}
+
+
+@admin.errorhandler(AdminError)
+def _admin_error(exc: AdminError):
+    return jsonify({"error": exc.message, "errors": exc.errors}), exc.status
+
+
+@admin.get("/health")
+def health():
+    return jsonify({"status": "ok"})
+
+
+@admin.post("/reset")
+def reset():
+    body = load_body(ResetSchema())
+    emulator().reset(seed=body["seed"], now=body["now"])
+    return jsonify({"status": "ok", "seed": emulator().world.seed, **clock_json()})
+
+
+@admin.get("/clock")
+def get_clock():
+    return jsonify(clock_json())
+
+
+@admin.post("/clock")
+def set_clock():
+    body = load_body(ClockSetSchema())
+    emulator().clock.set(body["now"])
+    return jsonify(clock_json())
+
+
+@admin.post("/clock/advance")
+def advance_clock():
+    body = load_body(AdvanceSchema())
+    emulator().clock.advance(body["seconds"])
+    return jsonify(clock_json())
+
+
+@admin.get("/credentials")
+def credentials():
+    return jsonify({name: model.credentials() for name, model in emulator().vendors.items()})
+
+
+@admin.get("/world")
+def world():
+    return jsonify({name: model.world_summary() for name, model in emulator().vendors.items()})
+
+
+@admin.get("/journal")
+def journal():
+    args = request.args
+    entries = emulator().journal.entries(vendor=args.get("vendor"), method=args.get("method"), path=args.get("path"))
+    return jsonify({"requests": entries})
+
+
+@admin.delete("/journal")
+def clear_journal():
+    emulator().journal.clear()
+    return jsonify({"requests": []})

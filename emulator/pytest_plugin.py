@@ -1,0 +1,89 @@
+"""The pytest fixture `report_emulator`: one server per test session, reset before each test.
+
+The server runs in a background thread on port 0 with a manual clock that starts at the real time of
+session start, cut to the second. Every test gets it freshly reset (seed 1 unless a marker says
+otherwise): `@pytest.mark.report_emulator(seed=..., now=..., scenario=...)`.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MARKER = "report_emulator(seed=None, now=None, scenario=None): set the emulator's seed, start time or scenario for one test"
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", MARKER)
+
+
+class ReportEmulator:
+    """What a test holds: the base URL, credentials, world ids, and the levers on time and state."""
+
+    def __init__(self, server):
+        self._server = server
+        self.app = server.app
+        self.emulator = server.app.extensions["emulator"]
+        self.url = server.url
+
+    @property
+    def credentials(self) -> dict[str, dict[str, str]]:
+        return {name: model.credentials() for name, model in self.emulator.vendors.items()}
+
+    @property
+    def world(self) -> dict[str, Any]:
+        return {name: model.world_summary() for name, model in self.emulator.vendors.items()}
+
+    @property
+    def now(self) -> datetime:
+        return self.emulator.clock.now()
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the clock forward; every transition that falls due completes before this returns."""
+        return self.emulator.clock.advance(seconds)
+
+    def set_time(self, when: str | datetime) -> datetime:
+        from .settings import parse_instant
+
+        return self.emulator.clock.set(parse_instant(when) if isinstance(when, str) else when)
+
+    def load_scenario(self, path_or_dict: str | Path | dict) -> Any:
+        loader = getattr(self.emulator, "load_scenario", None)
+        if loader is None:
+            raise NotImplementedError("scenarios are not yet supported by this version of report-emulator")
+        return loader(path_or_dict)
+
+    def journal(self, vendor: str | None = None, method: str | None = None, path: str | None = None) -> list[dict]:
+        return self.emulator.journal.entries(vendor=vendor, method=method, path=path)
+
+    def reset(self, seed: int | None = None, now: str | datetime | None = None) -> None:
+        from .settings import parse_instant
+
+        self.emulator.reset(seed=seed, now=parse_instant(now) if isinstance(now, str) else now)
+
+
+@pytest.fixture(scope="session")
+def report_emulator_server():
+    """The session's one server (use `report_emulator` in tests)."""
+    from .app import create_app
+    from .core.clock import wall_now
+    from .server import ServerThread
+    from .settings import Settings
+
+    settings = Settings(port=0, clock="manual", now=wall_now().replace(microsecond=0), seed=1)
+    server = ServerThread(create_app(settings), "127.0.0.1", 0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def report_emulator(request, report_emulator_server) -> ReportEmulator:
+    handle = ReportEmulator(report_emulator_server)
+    marker = request.node.get_closest_marker("report_emulator")
+    options = dict(marker.kwargs) if marker else {}
+    handle.reset(seed=options.get("seed"), now=options.get("now"))
+    if options.get("scenario") is not None:
+        handle.load_scenario(options["scenario"])
+    return handle

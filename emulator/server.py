@@ -1,0 +1,61 @@
+"""Serving the app with waitress (a production WSGI server), in one process and many threads.
+
+One process keeps every piece of state (clock, tokens, counters, journal) the same on every
+connection; threads keep a request held by a delay or a slow download from stalling the others.
+`ServerThread` runs it in the background (the pytest fixture) and stops without a poll's wait.
+"""
+from __future__ import annotations
+
+import threading
+
+from waitress.server import create_server
+
+
+class ServerThread:
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 32):
+        self.app = app
+        # A short loop timeout bounds how long the accept loop takes to notice a stop.
+        self.server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            asyncore_loop_timeout=1,
+            channel_timeout=120,
+            connection_limit=1000,
+            clear_untrusted_proxy_headers=True,
+            ident="report-emulator",
+        )
+        self.host = host
+        self.port = self.server.effective_port
+        self._thread = threading.Thread(target=self.server.run, name="report-emulator", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> "ServerThread":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Close every socket from inside the loop (woken by its trigger), then join."""
+        from waitress import wasyncore
+
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        self._thread.join(timeout=5)
+        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+
+
+def serve_forever(app, host: str, port: int, threads: int = 32, on_ready=None) -> None:
+    """Run in the foreground until interrupted."""
+    server = ServerThread(app, host, port, threads)
+    if on_ready:
+        on_ready(server)
+    try:
+        server.server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)

@@ -1,0 +1,88 @@
+"""One dataclass of settings; command-line flags and EMULATOR_* environment variables fill it."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+CLOCK_MODES = ("real", "manual")
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO 8601 instant ("2026-01-15T00:00:00Z", "...+02:00", or a bare date); naive means UTC."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty timestamp")
+    value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def format_instant(value: datetime) -> str:
+    """ISO 8601 in UTC with a Z, to the second (the admin API's form)."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    seed: int = 1
+    scenarios: list[str] = field(default_factory=list)
+    clock: str = "real"
+    now: datetime | None = None
+    scale: int = 1
+    strict: bool = False
+    journal_cap: int = 1000
+    threads: int = 32
+    # {"strigo": {"api_key": "..."}}: overrides of the documented default credentials.
+    credentials: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.clock not in CLOCK_MODES:
+            raise ValueError(f"clock must be one of {', '.join(CLOCK_MODES)}, not {self.clock!r}")
+        if self.scale < 1:
+            raise ValueError(f"scale must be a whole number of at least 1, not {self.scale!r}")
+        if self.journal_cap < 1:
+            raise ValueError(f"journal cap must be at least 1, not {self.journal_cap!r}")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Settings from EMULATOR_* variables; keyword overrides (the CLI's flags) win."""
+        env = os.environ if environ is None else environ
+        values: dict = {}
+        if "EMULATOR_HOST" in env:
+            values["host"] = env["EMULATOR_HOST"]
+        if "EMULATOR_PORT" in env:
+            values["port"] = _int(env["EMULATOR_PORT"], "EMULATOR_PORT")
+        if "EMULATOR_SEED" in env:
+            values["seed"] = _int(env["EMULATOR_SEED"], "EMULATOR_SEED")
+        if env.get("EMULATOR_SCENARIO"):
+            values["scenarios"] = [p for p in env["EMULATOR_SCENARIO"].split(os.pathsep) if p]
+        if "EMULATOR_CLOCK" in env:
+            values["clock"] = env["EMULATOR_CLOCK"]
+        if env.get("EMULATOR_NOW"):
+            values["now"] = _instant(env["EMULATOR_NOW"], "EMULATOR_NOW")
+        if "EMULATOR_SCALE" in env:
+            values["scale"] = _int(env["EMULATOR_SCALE"], "EMULATOR_SCALE")
+        if "EMULATOR_STRICT" in env:
+            values["strict"] = env["EMULATOR_STRICT"].strip().lower() in ("1", "true", "yes", "on")
+        if "EMULATOR_JOURNAL_CAP" in env:
+            values["journal_cap"] = _int(env["EMULATOR_JOURNAL_CAP"], "EMULATOR_JOURNAL_CAP")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _int(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {text!r}") from None
+
+
+def _instant(text: str, name: str) -> datetime:
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO 8601 timestamp, not {text!r}") from None

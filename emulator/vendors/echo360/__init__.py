@@ -1,0 +1,13 @@
+"""Echo360: asynchronous reporting API (tokens, catalogue, requests, signed assets)."""
+from ...core.vendor import Vendor
+from .errors import error_response
+from .models import Echo360Model
+from .routes import blueprint
+
+vendor = Vendor(
+    name="echo360",
+    blueprint=blueprint,
+    model=Echo360Model,
+    prefixes=("/oauth2/", "/public/api/v1/reporting/", "/reporting-assets/"),
+    error_response=error_response,
+)

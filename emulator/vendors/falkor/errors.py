@@ -1,0 +1,11 @@
+"""falkor's typed errors and the one function that renders its error envelope."""
+from __future__ import annotations
+
+from flask import Response, jsonify
+
+
+def error_response(status: int, message: str) -> Response:
+    """Falkor's error envelope: {"status": "error", "message": ...}."""
+    response = jsonify({"status": "error", "message": message})
+    response.status_code = status
+    return response

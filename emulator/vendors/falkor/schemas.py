@@ -1,0 +1,2 @@
+"""falkor's marshmallow schemas: requests (load) and responses (dump), wire names via data_key."""
+from __future__ import annotations

@@ -1,0 +1,13 @@
+"""ParkUp: business user events report."""
+from ...core.vendor import Vendor
+from .errors import error_response
+from .models import ParkUpModel
+from .routes import blueprint
+
+vendor = Vendor(
+    name="parkup",
+    blueprint=blueprint,
+    model=ParkUpModel,
+    prefixes=("/api/v3/",),
+    error_response=error_response,
+)

@@ -1,0 +1,116 @@
+"""The /_emulator admin API through a real socket."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+
+def test_health(report_emulator, http):
+    response = http.get(f"{report_emulator.url}/_emulator/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_clock_is_manual_and_cut_to_the_second(report_emulator, http):
+    body = http.get(f"{report_emulator.url}/_emulator/clock").json()
+    assert body["mode"] == "manual"
+    assert body["now"].endswith("Z")
+    datetime.fromisoformat(body["now"].replace("Z", "+00:00"))
+
+
+def test_clock_set_advance_and_reset(report_emulator, http):
+    url = report_emulator.url
+    start = http.get(f"{url}/_emulator/clock").json()["now"]
+    body = http.post(f"{url}/_emulator/clock", json={"now": "2026-01-15T00:00:00Z"}).json()
+    assert body == {"now": "2026-01-15T00:00:00Z", "mode": "manual"}
+    body = http.post(f"{url}/_emulator/clock/advance", json={"seconds": 90}).json()
+    assert body["now"] == "2026-01-15T00:01:30Z"
+    http.post(f"{url}/_emulator/reset")
+    assert http.get(f"{url}/_emulator/clock").json()["now"] == start
+
+
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("/_emulator/clock", {"now": "yesterday"}, "now"),
+        ("/_emulator/clock", {}, "now"),
+        ("/_emulator/clock/advance", {"seconds": "ten"}, "seconds"),
+        ("/_emulator/clock/advance", {"seconds": -5}, "seconds"),
+        ("/_emulator/reset", {"seed": "x"}, "seed"),
+    ],
+)
+def test_bad_admin_input_names_the_field_and_changes_nothing(report_emulator, http, path, body, field):
+    before = http.get(f"{report_emulator.url}/_emulator/clock").json()
+    response = http.post(f"{report_emulator.url}{path}", json=body)
+    assert response.status_code == 400
+    payload = response.json()
+    assert field in payload["errors"]
+    assert field in payload["error"]
+    assert http.get(f"{report_emulator.url}/_emulator/clock").json() == before
+
+
+def test_malformed_json_body_is_a_400(report_emulator, http):
+    response = http.post(f"{report_emulator.url}/_emulator/clock", data="{nope", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "JSON" in response.json()["error"]
+
+
+def test_unknown_admin_path_is_json(report_emulator, http):
+    response = http.get(f"{report_emulator.url}/_emulator/nothing-here")
+    assert response.status_code == 404
+    assert "error" in response.json()
+
+
+def test_credentials_have_every_vendor(report_emulator, http):
+    body = http.get(f"{report_emulator.url}/_emulator/credentials").json()
+    assert set(body["strigo"]) == {"org_id", "api_key"}
+    assert set(body["echo360"]) == {"client_id", "client_secret"}
+    assert set(body["falkor"]) == {"token"}
+    assert set(body["parkup"]) == {"token"}
+    assert body == report_emulator.credentials
+
+
+def test_journal_records_vendor_calls_only(report_emulator, http):
+    url = report_emulator.url
+    http.get(f"{url}/_emulator/health")
+    http.get(f"{url}/api/v1/no-such-report?x=1")
+    entries = http.get(f"{url}/_emulator/journal").json()["requests"]
+    assert [(e["method"], e["path"], e["query"], e["status"], e["vendor"]) for e in entries] == [
+        ("GET", "/api/v1/no-such-report", "x=1", 404, "strigo")
+    ]
+    assert entries[0]["at"] == http.get(f"{url}/_emulator/clock").json()["now"]
+    assert report_emulator.journal() == entries
+    assert http.get(f"{url}/_emulator/journal?vendor=echo360").json() == {"requests": []}
+    http.delete(f"{url}/_emulator/journal")
+    assert http.get(f"{url}/_emulator/journal").json() == {"requests": []}
+
+
+def test_journal_is_bounded():
+    from emulator.core.journal import Journal
+
+    journal = Journal(cap=3)
+    for i in range(5):
+        journal.record({"method": "GET", "path": f"/{i}", "vendor": "strigo"})
+    assert [e["path"] for e in journal.entries()] == ["/2", "/3", "/4"]
+
+
+def test_reset_with_seed_then_without_returns_to_start_seed(report_emulator, http):
+    url = report_emulator.url
+    assert http.post(f"{url}/_emulator/reset", json={"seed": 42}).json()["seed"] == 42
+    assert report_emulator.emulator.world.seed == 42
+    assert http.post(f"{url}/_emulator/reset").json()["seed"] == 1
+
+
+def test_fixture_levers(report_emulator):
+    start = report_emulator.now
+    report_emulator.advance(60)
+    assert report_emulator.now == start + timedelta(seconds=60)
+    report_emulator.set_time("2026-03-01T12:00:00Z")
+    assert report_emulator.now.isoformat() == "2026-03-01T12:00:00+00:00"
+
+
+@pytest.mark.report_emulator(seed=9, now="2026-02-02T02:02:02Z")
+def test_marker_sets_seed_and_time(report_emulator):
+    assert report_emulator.emulator.world.seed == 9
+    assert report_emulator.now.isoformat() == "2026-02-02T02:02:02+00:00"
