@@ -25,8 +25,9 @@ class RateLimiter:
         self._windows: dict[str, tuple[datetime, int]] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key: str) -> Verdict:
-        """Count one call for key and say whether it is within the limit."""
+    def hit(self, key: str, limit: int | None = None) -> Verdict:
+        """Count one call for key and say whether it is within the limit (this call's, or the default)."""
+        limit = self.limit if limit is None else limit
         now = self.clock.now()
         with self._lock:
             started, count = self._windows.get(key, (now, 0))
@@ -36,9 +37,9 @@ class RateLimiter:
             self._windows[key] = (started, count)
         ends = started.timestamp() + self.window_seconds
         return Verdict(
-            allowed=count <= self.limit,
-            limit=self.limit,
-            remaining=max(self.limit - count, 0),
+            allowed=count <= limit,
+            limit=limit,
+            remaining=max(limit - count, 0),
             reset_epoch=int(ends),
             retry_after=max(int(ends - now.timestamp() + 0.999), 1),
         )

@@ -22,7 +22,8 @@ class Emulator:
         self.journal = Journal(settings.journal_cap)
         self.vendors: dict[str, VendorModel] = {}
         self.vendor_specs: dict[str, Vendor] = {}
-        self.scenario: Any = None  # the active scenario (scenarios issue)
+        # The active scenario, validated, as a plain dict (None when there is none).
+        self.scenario: dict[str, Any] | None = None
         self._lock = threading.RLock()
 
     def add_vendor(self, vendor: Vendor) -> VendorModel:
@@ -31,9 +32,13 @@ class Emulator:
         self.vendor_specs[vendor.name] = vendor
         return model
 
+    def knobs(self, vendor: str) -> dict[str, Any]:
+        """The active scenario's section for a vendor (e.g. echo360's processing_seconds), or {}."""
+        return dict((self.scenario or {}).get(vendor) or {})
+
     def credential_overrides(self) -> dict[str, dict[str, str]]:
-        """Credentials set by the active scenario, if any."""
-        return getattr(self.scenario, "credentials", None) or {}
+        """Credentials set by the active scenario (`credentials: {strigo: {api_key: ...}}`), if any."""
+        return dict((self.scenario or {}).get("credentials") or {})
 
     def reset(self, seed: int | None = None, now: datetime | None = None) -> None:
         """Clear every mutable thing and set the clock back to its start.
