@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,8 @@ class Emulator:
         self.start_time = self.clock.start
         self.world = World(settings.seed, self.clock.start, settings.scale)
         self.journal = Journal(settings.journal_cap)
+        # Requests that broke their vendor's documented contract (contract.py), oldest first.
+        self.violations: deque[dict[str, Any]] = deque(maxlen=settings.journal_cap)
         self.vendors: dict[str, VendorModel] = {}
         self.vendor_specs: dict[str, Vendor] = {}
         # The active scenario, validated, as a plain dict (None when there is none).
@@ -49,6 +52,7 @@ class Emulator:
         with self._lock:
             self.scenario = None
             self.journal.clear()
+            self.violations.clear()
             self.clock.reset(now or self.start_time)
             self._use_world(self.start_seed if seed is None else seed, self.clock.start, self.settings.scale, {})
             for model in self.vendors.values():

@@ -54,6 +54,11 @@ class Vendor:
     prefixes: tuple[str, ...]
     # Renders this vendor's error envelope for errors raised outside its own handlers (404, 405, 500).
     error_response: Callable[[int, str], Response]
+    # The vendor's documented contract (core/contract.py): its OpenAPI document and strict mode.
+    contract: Any = None
+    # Renders a contract violation the way the vendor refuses bad input (strict mode); by default
+    # error_response(400, <the violations' messages>).
+    contract_error: Callable[[list], Response] | None = None
 
 
 def vendor_model(name: str) -> Any:
