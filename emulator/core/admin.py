@@ -147,3 +147,63 @@ def journal():
 def clear_journal():
     emulator().journal.clear()
     return jsonify({"requests": []})
+
+
+@admin.get("/violations")
+def violations():
+    """Requests that broke their vendor's documented contract, oldest first (strict mode refuses them)."""
+    items = list(emulator().violations)
+    vendor = request.args.get("vendor")
+    if vendor:
+        items = [v for v in items if v["vendor"] == vendor]
+    return jsonify({"strict": emulator().strict, "violations": items})
+
+
+@admin.delete("/violations")
+def clear_violations():
+    emulator().violations.clear()
+    return jsonify({"strict": emulator().strict, "violations": []})
+
+
+@admin.get("/openapi/<vendor>.json")
+def openapi_document(vendor: str):
+    from .openapi import build_document
+
+    spec = emulator().vendor_specs.get(vendor)
+    if spec is None or spec.contract is None:
+        known = ", ".join(n for n, s in emulator().vendor_specs.items() if s.contract is not None)
+        raise AdminError(f"no OpenAPI document for vendor {vendor!r}; known: {known}", {"vendor": ["unknown vendor"]}, 404)
+    return jsonify(build_document(spec.contract))
+
+
+@admin.get("/docs")
+def docs():
+    """A self-contained Swagger UI page (static files from the swagger-ui-bundle package, no CDN)."""
+    from flask import render_template_string
+
+    names = [n for n, s in emulator().vendor_specs.items() if s.contract is not None]
+    return render_template_string(DOCS_PAGE, vendors=names)
+
+
+@admin.get("/docs/static/<path:filename>")
+def docs_static(filename: str):
+    from flask import send_from_directory
+    from swagger_ui_bundle import swagger_ui_path
+
+    return send_from_directory(swagger_ui_path, filename, max_age=3600)
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>report-emulator API documents</title>
+<link rel="stylesheet" href="docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="docs/static/swagger-ui-bundle.js"></script>
+<script src="docs/static/swagger-ui-standalone-preset.js"></script>
+<script>
+window.ui = SwaggerUIBundle({
+  urls: [{% for v in vendors %}{url: "openapi/{{ v }}.json", name: "{{ v }}"}{% if not loop.last %}, {% endif %}{% endfor %}],
+  dom_id: "#swagger-ui", deepLinking: true,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"
+});
+</script></body></html>
+"""

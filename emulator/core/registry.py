@@ -39,6 +39,11 @@ class Emulator:
         """The active scenario's section for a vendor (e.g. echo360's processing_seconds), or {}."""
         return dict((self.scenario or {}).get(vendor) or {})
 
+    @property
+    def strict(self) -> bool:
+        """Refuse requests that break their vendor's contract (--strict, or `strict: true` in a scenario)."""
+        return bool(self.settings.strict or (self.scenario or {}).get("strict"))
+
     def credential_overrides(self) -> dict[str, dict[str, str]]:
         """Credentials set by the active scenario (`credentials: {strigo: {api_key: ...}}`), if any."""
         return dict((self.scenario or {}).get("credentials") or {})
