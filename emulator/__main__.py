@@ -40,7 +40,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=None, help="worker threads (default 32)")
     serve.add_argument("--credential", action="append", type=_credential, default=[], metavar="VENDOR.KEY=VALUE",
                        help="override a default credential, e.g. strigo.api_key=secret (repeatable)")
+    openapi = sub.add_parser("openapi", help="write a vendor's OpenAPI 3 document as JSON")
+    openapi.add_argument("vendor", help="strigo, echo360, falkor or parkup")
+    openapi.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
     return parser
+
+
+def write_openapi(vendor: str, output: str) -> int:
+    import json
+
+    from .core.openapi import build_document
+    from .vendors import VENDORS
+
+    specs = {v.name: v for v in VENDORS if v.contract is not None}
+    if vendor not in specs:
+        print(f"report-emulator openapi: unknown vendor {vendor!r}; choose one of {', '.join(specs)}", file=sys.stderr)
+        return 2
+    text = json.dumps(build_document(specs[vendor].contract), indent=2) + "\n"
+    if output == "-":
+        sys.stdout.write(text)
+    else:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return 0
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -75,7 +97,7 @@ def serve(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("-"):
+    if not argv or argv[0] not in ("serve", "openapi", "-h", "--help"):
         argv.insert(0, "serve")
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -86,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(exc))
         serve(settings)
         return 0
+    if args.command == "openapi":
+        return write_openapi(args.vendor, args.output)
     parser.print_help()
     return 2
 
