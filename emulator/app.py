@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(vendor.blueprint)
 
     app.before_request(_start_timer)
+    app.before_request(_check_contract)
     app.after_request(_record)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -45,6 +46,33 @@ def vendor_for_path(path: str):
 
 def _start_timer() -> None:
     g.started = time.perf_counter()
+
+
+def _check_contract():
+    """Check a vendor request against its documented contract: record violations; refuse them in strict mode."""
+    from flask import current_app
+
+    from .core.contract import check_request
+
+    emulator = current_app.extensions["emulator"]
+    spec = emulator.vendor_specs.get(request.blueprint or "")
+    op = spec.contract.for_endpoint(request.endpoint) if spec is not None and spec.contract is not None else None
+    if op is None:
+        return None
+    found = check_request(op, request.args.to_dict(flat=False), {k.lower(): v for k, v in request.headers.items()},
+                          request.get_data(cache=True))
+    if not found:
+        return None
+    g.violations = [v.as_dict() for v in found]
+    at = format_instant(emulator.clock.now())
+    for violation in g.violations:
+        emulator.violations.append({"vendor": spec.name, "method": request.method, "path": request.path,
+                                    "at": at, "strict": emulator.strict, **violation})
+    if not emulator.strict:
+        return None
+    if spec.contract_error is not None:
+        return spec.contract_error(found)
+    return spec.error_response(400, "; ".join(v.message for v in found))
 
 
 def _record(response: Response) -> Response:
@@ -67,6 +95,7 @@ def _record(response: Response) -> Response:
             "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),
             "rule": g.get("rule"),
             "body": body.decode("utf-8", "replace") if body else None,
+            "violations": g.get("violations") or [],
         }
     )
     return response
