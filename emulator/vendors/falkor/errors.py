@@ -1,11 +1,41 @@
-"""falkor's typed errors and the one function that renders its error envelope."""
+"""Falkor's typed errors and the one function that renders its error envelope."""
 from __future__ import annotations
 
 from flask import Response, jsonify
 
 
+class FalkorError(Exception):
+    """A refusal: rendered as {"status": "error", "message": ...} with this status."""
+
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class Unauthorized(FalkorError):
+    status = 401
+
+
+class BadRequest(FalkorError):
+    status = 400
+
+
+class NotFound(FalkorError):
+    status = 404
+
+
 def error_response(status: int, message: str) -> Response:
     """Falkor's error envelope: {"status": "error", "message": ...}."""
-    response = jsonify({"status": "error", "message": message})
+    from .schemas import ErrorSchema
+
+    response = jsonify(ErrorSchema().dump({"status": "error", "message": message}))
     response.status_code = status
     return response
+
+
+def handle(exc: FalkorError) -> Response:
+    return error_response(exc.status, exc.message)
