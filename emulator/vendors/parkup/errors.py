@@ -1,11 +1,50 @@
-"""parkup's typed errors and the one function that renders its error envelope."""
+"""ParkUp's typed errors and the one function that renders its error envelope.
+
+The document fixes each error body; what exactly was wrong goes in an `X-Emulator-Error` header.
+"""
 from __future__ import annotations
 
 from flask import Response, jsonify
 
+BAD_REQUEST = "Invalid date range or missing required parameters"
+UNAUTHORIZED = "Invalid or missing authentication token"
+USER_NOT_FOUND = "User not found"
 
-def error_response(status: int, message: str) -> Response:
+
+class ParkUpError(Exception):
+    status = 500
+    message = "Internal server error"
+
+    def __init__(self, detail: str = ""):
+        super().__init__(detail or self.message)
+        self.detail = detail
+
+
+class BadRequest(ParkUpError):
+    status = 400
+    message = BAD_REQUEST
+
+
+class Unauthorized(ParkUpError):
+    status = 401
+    message = UNAUTHORIZED
+
+
+class NotFound(ParkUpError):
+    status = 404
+    message = USER_NOT_FOUND
+
+
+def error_response(status: int, message: str, detail: str = "") -> Response:
     """ParkUp's error body: {"error": ...}."""
-    response = jsonify({"error": message})
+    from .schemas import ErrorSchema
+
+    response = jsonify(ErrorSchema().dump({"error": message}))
     response.status_code = status
+    if detail:
+        response.headers["X-Emulator-Error"] = detail
     return response
+
+
+def handle(exc: ParkUpError) -> Response:
+    return error_response(exc.status, exc.message, exc.detail)

@@ -1,9 +1,110 @@
-"""parkup state and data generation. Never imports Flask."""
+"""ParkUp state and data generation: customers, their users, and each user's usage events. Never imports Flask.
+
+Events are generated per (seed, user, day), so two windows that overlap agree on their common days.
+An event's id is derived from its day, its user and its rank within that user's day, so it is the
+same in every window that contains it and no two events share one.
+"""
 from __future__ import annotations
 
+import string
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
 from ...core.vendor import VendorModel
+
+DEFAULT_CUSTOMER_COUNT = 4
+DEFAULT_USERS_PER_CUSTOMER = 6
+MAX_EVENTS_PER_DAY = 16  # per user; also the width of a user's id block in a day
+FIRST_EVENT_ID = 500_000
+WEEKEND_FACTOR = 0.3  # weekend days see this share of a weekday's usage
+
+
+class UserNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class User:
+    ref_id: str
+    customer_id: int
+    ordinal: int  # position in the world's user list: the user's slot in each day's id block
+    weekday_rate: float  # mean events on a weekday
 
 
 class ParkUpModel(VendorModel):
     name = "parkup"
     default_credentials = {"token": "parkup-emulator-token"}
+
+    def _overrides(self) -> dict[str, Any]:
+        return dict(self.world.overrides.get("parkup") or {})
+
+    def users(self) -> list[User]:
+        """Every user: the scenario's named ones first, then each generated customer's users."""
+
+        def make() -> list[User]:
+            overrides = self._overrides()
+            rng = self.world.rng("parkup", "customers")
+            customer_count = int(overrides.get("customer_count", DEFAULT_CUSTOMER_COUNT)) * self.world.scale
+            per_customer = int(overrides.get("users_per_customer", DEFAULT_USERS_PER_CUSTOMER))
+            named = list(overrides.get("users") or [])
+            customers: list[int] = []
+            while len(customers) < customer_count:
+                candidate = rng.randint(1000, 9999)
+                if candidate not in customers and all(u.get("customerId") != candidate for u in named):
+                    customers.append(candidate)
+            pairs: list[tuple[str, int]] = []
+            taken = {u["refId"] for u in named}
+            for u in named:
+                customer = u.get("customerId")
+                pairs.append((u["refId"], int(customer) if customer is not None else (customers or [rng.randint(1000, 9999)])[0]))
+            for customer in customers:
+                for _ in range(per_customer):
+                    ref_id = None
+                    while ref_id is None or ref_id in taken:
+                        ref_id = "".join(rng.choice(string.ascii_uppercase) for _ in range(2)) + str(rng.randint(1000, 9999))
+                    taken.add(ref_id)
+                    pairs.append((ref_id, customer))
+            return [User(ref_id, customer, i, round(rng.uniform(0.3, 4.0), 2)) for i, (ref_id, customer) in enumerate(pairs)]
+
+        return self.world.cached(("parkup", "users"), make)
+
+    def find_user(self, ref_id: str, customer_id: int | None) -> User:
+        index = self.world.cached(("parkup", "by_ref"), lambda: {u.ref_id: u for u in self.users()})
+        user = index.get(ref_id)
+        if user is None or (customer_id is not None and user.customer_id != customer_id):
+            raise UserNotFound(ref_id)
+        return user
+
+    def day_events(self, user: User, day: date) -> list[tuple[int, datetime]]:
+        """One user's events on one UTC day, oldest first: (id, instant to the second)."""
+        rng = self.world.rng("parkup", "events", user.ref_id, day.isoformat())
+        rate = user.weekday_rate * (WEEKEND_FACTOR if day.weekday() >= 5 else 1.0)
+        count = 0
+        # A Poisson draw by counting exponential gaps within one day.
+        gap = rng.expovariate(1.0)
+        while gap < rate and count < MAX_EVENTS_PER_DAY:
+            count += 1
+            gap += rng.expovariate(1.0)
+        if not count:
+            return []
+        # Usage clusters in the afternoon and evening (UTC), as in the document's example.
+        seconds = sorted(rng.sample(range(10 * 3600, 86400), count))
+        day_index = (day - self.world.history_start.date()).days
+        base = FIRST_EVENT_ID + (day_index * len(self.users()) + user.ordinal) * MAX_EVENTS_PER_DAY
+        midnight = datetime.combine(day, time(0), tzinfo=timezone.utc)
+        return [(base + n, midnight + timedelta(seconds=s)) for n, s in enumerate(seconds)]
+
+    def user_events(self, ref_id: str, customer_id: int | None, start: datetime, until: datetime) -> list[dict[str, Any]]:
+        """A user's events with start <= dateEvent <= until and not after now, oldest first."""
+        user = self.find_user(ref_id, customer_id)
+        start, end = max(start, self.world.history_start), min(until, self.clock.now())
+        events = []
+        for day in self.world.days(start, end):
+            for event_id, when in self.day_events(user, day):
+                if start <= when <= end:
+                    events.append({"id": event_id, "date_event": when})
+        return events
+
+    def world_summary(self) -> dict[str, Any]:
+        return {"users": [{"refId": u.ref_id, "customerId": u.customer_id} for u in self.users()]}
