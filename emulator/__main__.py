@@ -95,6 +95,25 @@ def serve(settings: Settings) -> None:
     serve_forever(app, settings.host, settings.port, settings.threads, on_ready=ready)
 
 
+def check_scenarios(parser: argparse.ArgumentParser, paths: list[str]) -> None:
+    """Refuse bad scenario files before start-up, naming every wrong field of each file."""
+    from .core.scenarios import ScenarioError, load
+
+    problems = []
+    for path in paths:
+        try:
+            load(path)
+        except ScenarioError as exc:
+            problems.append(f"scenario file {path}:\n" + "\n".join(f"  {line}" for line in exc.lines()))
+    if not problems and len(paths) > 1:
+        try:
+            load(paths)
+        except ScenarioError as exc:
+            problems.append("the scenario files together:\n" + "\n".join(f"  {line}" for line in exc.lines()))
+    if problems:
+        parser.error("invalid scenario\n" + "\n".join(problems))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("serve", "openapi", "-h", "--help"):
@@ -106,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = settings_from_args(args)
         except ValueError as exc:
             parser.error(str(exc))
+        check_scenarios(parser, settings.scenarios)
         serve(settings)
         return 0
     if args.command == "openapi":

@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from .core.admin import admin
 from .core.clock import wall_now
+from .core.faults import after_vendor_request, before_vendor_request
 from .core.registry import Emulator
 from .settings import Settings, format_instant
 from .vendors import VENDORS
@@ -28,7 +29,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.before_request(_start_timer)
     app.before_request(_check_contract)
-    app.after_request(_record)
+    app.before_request(before_vendor_request)  # scenario rules, latency and faults, before the vendor
+    app.after_request(_record)  # after_request hooks run in reverse order: _record sees the final answer
+    app.after_request(after_vendor_request)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
@@ -38,10 +41,7 @@ def vendor_for_path(path: str):
     """The vendor spec whose prefixes cover path, or None (admin and unknown paths)."""
     from flask import current_app
 
-    for spec in current_app.extensions["emulator"].vendor_specs.values():
-        if path.startswith(spec.prefixes):
-            return spec
-    return None
+    return current_app.extensions["emulator"].vendor_for_path(path)
 
 
 def _start_timer() -> None:
@@ -88,12 +88,14 @@ def _record(response: Response) -> Response:
             "method": request.method,
             "path": request.path,
             "query": request.query_string.decode("latin-1"),
-            "status": response.status_code,
+            # A connection reset answered nothing: no status.
+            "status": None if g.get("fault") == "connection_reset" else response.status_code,
             "vendor": spec.name if spec else None,
             "at": format_instant(emulator.clock.now()),
             "wall_at": wall_now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),
             "rule": g.get("rule"),
+            "fault": g.get("fault"),
             "body": body.decode("utf-8", "replace") if body else None,
             "violations": g.get("violations") or [],
         }

@@ -49,11 +49,41 @@ class ReportEmulator:
 
         return self.emulator.clock.set(parse_instant(when) if isinstance(when, str) else when)
 
-    def load_scenario(self, path_or_dict: str | Path | dict) -> Any:
-        loader = getattr(self.emulator, "load_scenario", None)
-        if loader is None:
-            raise NotImplementedError("scenarios are not yet supported by this version of report-emulator")
-        return loader(path_or_dict)
+    def load_scenario(self, path_or_dict: str | Path | dict | list) -> dict:
+        """Make a scenario (a YAML/JSON file, a dict, or a list of them) the active one; returns it validated.
+
+        A bad scenario raises ScenarioError naming each wrong field, and the active one stays.
+        """
+        return self.emulator.load_scenario(path_or_dict)
+
+    def clear_scenario(self) -> None:
+        self.emulator.apply_scenario(None)
+
+    @property
+    def scenario(self) -> dict:
+        """The active scenario and each rule's counters: {"scenario": {...} or None, "rules": [...]}."""
+        return self.emulator.scenario_status()
+
+    def assert_called(self, method: str, path: str, times: int | None = None) -> list[dict]:
+        """Assert the journal holds `method path` (exactly `times` times, or at least once); returns those entries.
+
+        The failure message lists the calls that were made to the same path by another method or
+        to a similar path, which is usually the bug.
+        """
+        journal = self.emulator.journal
+        calls = journal.entries(method=method, path=path)
+        if (times is None and calls) or (times is not None and len(calls) == times):
+            return calls
+        expected = "at least once" if times is None else f"{times} time{'s' if times != 1 else ''}"
+        lines = [f"expected {method.upper()} {path} to be called {expected}, but it was called {len(calls)} time{'s' if len(calls) != 1 else ''}"]
+        misses = journal.near_misses(method, path)
+        if misses:
+            lines.append("near misses:")
+            lines += [f"  {_describe(e)}" for e in misses]
+        else:
+            total = len(journal.entries())
+            lines.append("no near misses; the journal is empty" if not total else f"no near misses among {total} recorded call(s)")
+        raise AssertionError("\n".join(lines))
 
     def journal(self, vendor: str | None = None, method: str | None = None, path: str | None = None) -> list[dict]:
         return self.emulator.journal.entries(vendor=vendor, method=method, path=path)
@@ -62,6 +92,13 @@ class ReportEmulator:
         from .settings import parse_instant
 
         self.emulator.reset(seed=seed, now=parse_instant(now) if isinstance(now, str) else now)
+
+
+def _describe(entry: dict) -> str:
+    query = f"?{entry['query']}" if entry.get("query") else ""
+    status = entry["status"] if entry["status"] is not None else f"no answer ({entry.get('fault')})"
+    rule = f" [rule {entry['rule']}]" if entry.get("rule") else ""
+    return f"{entry['method']} {entry['path']}{query} -> {status}{rule}"
 
 
 @pytest.fixture(scope="session")

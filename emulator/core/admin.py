@@ -139,7 +139,10 @@ def world():
 @admin.get("/journal")
 def journal():
     args = request.args
-    entries = emulator().journal.entries(vendor=args.get("vendor"), method=args.get("method"), path=args.get("path"))
+    entries = emulator().journal.entries(
+        vendor=args.get("vendor"), method=args.get("method"), path=args.get("path"),
+        path_prefix=args.get("path_prefix"), rule=args.get("rule"),
+    )
     return jsonify({"requests": entries})
 
 
@@ -147,6 +150,33 @@ def journal():
 def clear_journal():
     emulator().journal.clear()
     return jsonify({"requests": []})
+
+
+@admin.put("/scenario")
+def put_scenario():
+    """Load a scenario (YAML or JSON body); a refused one changes nothing and names each wrong field."""
+    from .scenarios import ScenarioError, parse_text, validate_scenario
+
+    text = request.get_data(cache=True).decode("utf-8", "replace")
+    as_json = (request.mimetype or "").endswith("json")
+    try:
+        data = validate_scenario(parse_text(text, "the scenario", as_json=as_json), "the scenario")
+    except ScenarioError as exc:
+        raise AdminError(exc.message, exc.errors) from None
+    emulator().apply_scenario(data)
+    return jsonify(emulator().scenario_status())
+
+
+@admin.get("/scenario")
+def get_scenario():
+    """The active scenario (or null) and, per rule, how many requests matched it and how many it answered."""
+    return jsonify(emulator().scenario_status())
+
+
+@admin.delete("/scenario")
+def delete_scenario():
+    emulator().apply_scenario(None)
+    return jsonify(emulator().scenario_status())
 
 
 @admin.get("/violations")

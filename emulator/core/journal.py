@@ -1,6 +1,12 @@
-"""The bounded request journal: vendor calls only, oldest first, oldest dropped past the cap."""
+"""The bounded request journal: vendor calls only, oldest first, oldest dropped past the cap.
+
+Each entry (recorded by app.py's after-request hook): method, path, query, status (None when a
+connection reset answered nothing), vendor, `at` (emulator clock), `wall_at` (wall clock),
+duration_ms, rule (the scenario rule that answered, if any), fault, body (capped).
+"""
 from __future__ import annotations
 
+import difflib
 import threading
 from collections import deque
 from typing import Any
@@ -16,7 +22,14 @@ class Journal:
         with self._lock:
             self._entries.append(entry)
 
-    def entries(self, vendor: str | None = None, method: str | None = None, path: str | None = None) -> list[dict]:
+    def entries(
+        self,
+        vendor: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        path_prefix: str | None = None,
+        rule: str | None = None,
+    ) -> list[dict]:
         with self._lock:
             items = list(self._entries)
         if vendor:
@@ -25,7 +38,24 @@ class Journal:
             items = [e for e in items if e["method"] == method.upper()]
         if path:
             items = [e for e in items if e["path"] == path]
+        if path_prefix:
+            items = [e for e in items if e["path"].startswith(path_prefix)]
+        if rule:
+            items = [e for e in items if e.get("rule") == rule]
         return items
+
+    def near_misses(self, method: str, path: str, limit: int = 10) -> list[dict]:
+        """Entries that almost were `method path`: the same path by another method, or a similar path."""
+        method = method.upper()
+        scored = []
+        for entry in self.entries():
+            if entry["method"] == method and entry["path"] == path:
+                continue
+            score = difflib.SequenceMatcher(None, entry["path"], path).ratio()
+            if entry["path"] == path or score >= 0.6:
+                scored.append((-(score + (entry["method"] == method)), entry))
+        scored.sort(key=lambda pair: pair[0])
+        return [entry for _, entry in scored[:limit]]
 
     def clear(self) -> None:
         with self._lock:

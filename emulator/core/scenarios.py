@@ -1,0 +1,443 @@
+"""Scenario files: load them (YAML or JSON), validate them (marshmallow), match their rules to requests.
+
+A scenario is validated whole before anything is applied: a refused one names every wrong field by
+its path (`rules[0].respond.status`) and leaves the active scenario untouched. The validated form is
+a plain, JSON-able dict that validates again to itself, so files can be merged and re-checked.
+
+This module never imports Flask: rules are matched against any object with `method`, `path`,
+`args`, `headers` and `get_json(silent=True)` (a Flask request is one).
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from ..settings import format_instant, parse_instant
+from .world import stable_hash
+
+FAULTS = ("connection_reset", "empty_response", "malformed_body")
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+ECHO360_OUTCOMES = ("Available", "Failed", "Missing")
+MAX_DELAY_MS = 60_000  # a delay longer than this is a mistake, not a test (it would hold a thread)
+MAX_COUNT = 1_000_000  # the most entities a world section may ask a vendor for
+
+
+class ScenarioError(ValueError):
+    """A scenario refused whole: message plus {field path: [messages]}."""
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+    def lines(self) -> list[str]:
+        return [f"{path}: {', '.join(msgs)}" for path, msgs in self.errors.items()] or [self.message]
+
+
+# --- fields -----------------------------------------------------------------------------------
+
+
+class Text(fields.Field):
+    """A string; numbers and booleans written bare in YAML count as their text (`page: 2` is "2")."""
+
+    default_error_messages = {"invalid": "not a valid string"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (str, int, float)):
+            return str(value)
+        raise self.make_error("invalid")
+
+
+class Instant(fields.Field):
+    """An ISO 8601 timestamp, kept as its normalised text (UTC, to the second)."""
+
+    default_error_messages = {"invalid": "not a valid ISO 8601 timestamp"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, datetime):  # YAML reads an unquoted timestamp as a datetime
+            return format_instant(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+        try:
+            return format_instant(parse_instant(value))
+        except (ValueError, TypeError, AttributeError):
+            raise self.make_error("invalid") from None
+
+
+class Regex(fields.String):
+    default_error_messages = {"bad_regex": "not a valid regular expression: {error}"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            re.compile(text)
+        except re.error as exc:
+            raise self.make_error("bad_regex", error=exc) from None
+        return text
+
+
+class Method(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).upper()
+        validate.OneOf(METHODS)(text)
+        return text
+
+
+class Id(fields.Field):
+    """A vendor id given as text or a whole number (kept as given)."""
+
+    default_error_messages = {"invalid": "not a valid id (text or whole number)"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+            raise self.make_error("invalid")
+        return value
+
+
+def whole(minimum: int = 0, maximum: int | None = None, **kwargs) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=minimum, max=maximum), **kwargs)
+
+
+def delay() -> fields.Integer:
+    return whole(0, MAX_DELAY_MS)
+
+
+def count() -> fields.Integer:
+    return whole(0, MAX_COUNT)
+
+
+# --- vendor sections: knobs and world settings -------------------------------------------------
+# Factories (not field instances: a field binds to one schema). Vendor packages may add their own
+# with register_knob / register_world_field; the scenario schema is built from these at each load.
+
+VENDOR_KNOBS: dict[str, dict[str, Callable[[], fields.Field]]] = {
+    "strigo": {"rate_limit": lambda: whole(0)},
+    "echo360": {
+        "processing_seconds": lambda: fields.Float(allow_nan=False, validate=validate.Range(min=0, max=10 * 366 * 86400)),
+        "outcomes": lambda: fields.List(fields.String(validate=validate.OneOf(ECHO360_OUTCOMES))),
+        "rate_limit": lambda: whole(0),
+    },
+    "falkor": {"rate_limit": lambda: whole(0)},
+    "parkup": {"rate_limit": lambda: whole(0)},
+}
+
+
+def _named(id_key: str, id_field: Callable[[], fields.Field], **extra) -> Callable[[], fields.Field]:
+    """A list of named entities ({id, name}) whose ids (id_key, required) are unique."""
+
+    def make() -> fields.Field:
+        shape = {id_key: _required(id_field()), **{k: f() for k, f in extra.items()}}
+        schema = Schema.from_dict(shape, name=f"Entity_{id_key}")
+        return fields.List(fields.Nested(schema), validate=_unique(id_key))
+
+    return make
+
+
+def _required(field: fields.Field) -> fields.Field:
+    field.required = True
+    return field
+
+
+def _unique(key: str) -> Callable[[list], None]:
+    def check(items: list) -> None:
+        seen: set = set()
+        for item in items:
+            value = item.get(key)
+            if value is not None and value in seen:
+                raise ValidationError(f"duplicate {key} {value!r}")
+            seen.add(value)
+
+    return check
+
+
+WORLD_FIELDS: dict[str, dict[str, Callable[[], fields.Field]]] = {
+    "strigo": {
+        "event_count": count,
+        "course_count": count,
+        "events": _named("id", lambda: Text(), name=lambda: Text(required=True)),
+        "courses": _named("id", lambda: Text(), name=lambda: Text(required=True)),
+    },
+    "echo360": {"students": count, "media": count, "courses": count},
+    "falkor": {
+        "pathway_count": count,
+        "pathways": _named("name", lambda: Text(), ID=lambda: Id()),
+    },
+    "parkup": {
+        "customer_count": count,
+        "users_per_customer": count,
+        "users": _named("refId", lambda: Text(), customerId=lambda: whole(0)),
+    },
+}
+VENDORS = tuple(VENDOR_KNOBS)
+
+
+def register_knob(vendor: str, name: str, factory: Callable[[], fields.Field]) -> None:
+    """Let a vendor accept a new scenario knob (`<vendor>: {name: ...}`), e.g. register_knob("falkor", "x", fields.Integer)."""
+    VENDOR_KNOBS.setdefault(vendor, {})[name] = factory
+
+
+def register_world_field(vendor: str, name: str, factory: Callable[[], fields.Field]) -> None:
+    """Let a vendor accept a new `world: {<vendor>: {name: ...}}` setting."""
+    WORLD_FIELDS.setdefault(vendor, {})[name] = factory
+
+
+# --- the scenario schema -----------------------------------------------------------------------
+
+
+class MatchSchema(Schema):
+    method = Method()
+    path = fields.String()
+    path_regex = Regex()
+    query = fields.Dict(keys=fields.String(), values=Text())
+    json = fields.Raw()
+    headers = fields.Dict(keys=fields.String(), values=Text())
+
+
+class RespondSchema(Schema):
+    status = whole(100, 599, load_default=200)
+    json = fields.Raw(allow_none=True)
+    body = fields.String()
+    headers = fields.Dict(keys=fields.String(), values=Text())
+    delay_ms = delay()
+
+    @validates_schema
+    def one_body(self, data, **kwargs):
+        if "json" in data and "body" in data:
+            raise ValidationError("give json or body, not both", "body")
+
+
+class RuleSchema(Schema):
+    name = fields.String()
+    match = fields.Nested(MatchSchema, load_default=dict)
+    after = whole(0)
+    times = whole(1)
+    respond = fields.Nested(RespondSchema)
+    fault = fields.String(validate=validate.OneOf(FAULTS))
+    delay_ms = delay()
+
+    @validates_schema
+    def one_action(self, data, **kwargs):
+        if "respond" in data and "fault" in data:
+            raise ValidationError("a rule either responds or injects a fault, not both", "fault")
+        if not {"respond", "fault", "delay_ms"} & set(data):
+            raise ValidationError("a rule needs respond, fault or delay_ms")
+
+
+class LatencySchema(Schema):
+    min_ms = delay()
+    max_ms = delay()
+
+    @validates_schema
+    def ordered(self, data, **kwargs):
+        if data.get("min_ms", 0) > data.get("max_ms", data.get("min_ms", 0)):
+            raise ValidationError("must not be less than min_ms", "max_ms")
+
+
+class ClockSchema(Schema):
+    mode = fields.String(validate=validate.OneOf(("real", "manual")))
+    now = Instant()
+
+
+def scenario_schema() -> Schema:
+    """The whole-file schema, built from the current vendor knob and world registries."""
+    def section(registry: dict, vendor: str, prefix: str) -> fields.Nested:
+        shape = {name: make() for name, make in registry.get(vendor, {}).items()}
+        return fields.Nested(Schema.from_dict(shape, name=f"{prefix}_{vendor}"))
+
+    world = Schema.from_dict({"scale": whole(1, 1000), **{v: section(WORLD_FIELDS, v, "World") for v in VENDORS}}, name="World")
+    shape = {
+        "name": fields.String(),
+        "description": fields.String(),
+        "seed": fields.Integer(strict=True),
+        "clock": fields.Nested(ClockSchema),
+        "strict": fields.Boolean(),
+        "credentials": fields.Nested(Schema.from_dict(
+            {v: fields.Dict(keys=fields.String(), values=Text()) for v in VENDORS}, name="Credentials")),
+        "latency": fields.Nested(Schema.from_dict({v: fields.Nested(LatencySchema) for v in VENDORS}, name="Latency")),
+        "world": fields.Nested(world),
+        **{v: section(VENDOR_KNOBS, v, "Knobs") for v in VENDORS},
+        "rules": fields.List(fields.Nested(RuleSchema)),
+    }
+    return Schema.from_dict(shape, name="Scenario")()
+
+
+def validate_scenario(data: Any, origin: str = "scenario") -> dict:
+    """The validated scenario as a plain dict, or ScenarioError naming every wrong field."""
+    from .admin import flatten_errors
+
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{origin}: a scenario must be a mapping of sections", {"_schema": ["must be a mapping"]})
+    try:
+        return scenario_schema().load(data)
+    except ValidationError as exc:
+        errors = {path.removesuffix("._schema"): msgs for path, msgs in flatten_errors(exc.messages).items()}
+        detail = "; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in errors.items())
+        raise ScenarioError(f"{origin} is not a valid scenario: {detail}", errors) from None
+
+
+# --- reading files and text --------------------------------------------------------------------
+
+
+def parse_text(text: str, origin: str = "scenario", as_json: bool = False) -> Any:
+    """YAML (or JSON, which YAML reads too) to Python; a syntax error names its line."""
+    if as_json:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(f"{origin}: JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                                {"_syntax": [f"line {exc.lineno}, column {exc.colno}: {exc.msg}"]}) from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
+        raise ScenarioError(f"{origin}: YAML syntax error at {where}: {problem}", {"_syntax": [f"{where}: {problem}"]}) from None
+
+
+def read_file(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ScenarioError(f"cannot read scenario file {path}: {reason}", {"_file": [f"cannot read {path}: {reason}"]}) from None
+    return validate_scenario(parse_text(text, str(path), as_json=path.suffix.lower() == ".json"), str(path))
+
+
+def load(source: Any) -> dict:
+    """A validated scenario from a path, a dict, or a list of them (later ones add rules after earlier)."""
+    if isinstance(source, (list, tuple)):
+        return merge([load(item) for item in source])
+    if isinstance(source, dict):
+        return validate_scenario(source)
+    if isinstance(source, (str, Path)):
+        return read_file(source)
+    raise ScenarioError(f"a scenario is a file path or a dict, not {type(source).__name__}", {"_schema": ["must be a path or a mapping"]})
+
+
+def merge(scenarios: Iterable[dict]) -> dict:
+    """Several scenarios as one: rules are appended in order, sections merged key by key (later wins)."""
+
+    def deep(base: dict, extra: dict) -> dict:
+        out = dict(base)
+        for key, value in extra.items():
+            out[key] = deep(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        return out
+
+    merged: dict = {}
+    for scenario in scenarios:
+        rules = merged.get("rules", []) + list(scenario.get("rules", []))
+        merged = deep(merged, {k: v for k, v in scenario.items() if k != "rules"})
+        if rules:
+            merged["rules"] = rules
+    return validate_scenario(merged, "the merged scenario")
+
+
+# --- rules at request time ---------------------------------------------------------------------
+
+
+def json_subset(expected: Any, actual: Any) -> bool:
+    """Every key of expected is in actual with a matching value (recursively); lists and scalars are equal."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and json_subset(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual  # so that true never equals 1
+    return expected == actual
+
+
+class Rule:
+    def __init__(self, index: int, spec: dict):
+        self.index = index
+        self.spec = spec
+        self.match = spec.get("match") or {}
+        self.regex = re.compile(self.match["path_regex"]) if "path_regex" in self.match else None
+        self.headers = {k.lower(): v for k, v in (self.match.get("headers") or {}).items()}
+        self.after = spec.get("after", 0)
+        self.times = spec.get("times")
+        self.respond = spec.get("respond")
+        self.fault = spec.get("fault")
+        self.delay_ms = spec.get("delay_ms", 0)
+        self.matched = 0  # requests that reached this rule and matched it
+        self.answered = 0  # of those, the ones this rule acted on
+
+    @property
+    def name(self) -> str:
+        return self.spec.get("name") or f"rules[{self.index}]"
+
+    @property
+    def kind(self) -> str:
+        return "respond" if self.respond is not None else "fault" if self.fault else "delay"
+
+    def matches(self, request: Any) -> bool:
+        m = self.match
+        if "method" in m and request.method != m["method"]:
+            return False
+        if "path" in m and request.path != m["path"]:
+            return False
+        if self.regex is not None and not self.regex.search(request.path):
+            return False
+        for key, value in (m.get("query") or {}).items():
+            if value not in request.args.getlist(key):
+                return False
+        for key, value in self.headers.items():
+            if request.headers.get(key) != value:
+                return False
+        if "json" in m:
+            body = request.get_json(silent=True, force=True)
+            if body is None or not json_subset(m["json"], body):
+                return False
+        return True
+
+    def status(self) -> dict:
+        return {"index": self.index, "name": self.name, "kind": self.kind, "matched": self.matched, "answered": self.answered}
+
+
+class ActiveScenario:
+    """A loaded scenario's rules, their counters, and its seeded latency draws."""
+
+    def __init__(self, data: dict, seed: int):
+        self.data = data
+        self.rules = [Rule(i, spec) for i, spec in enumerate(data.get("rules") or [])]
+        self.latency = data.get("latency") or {}
+        self._rng = random.Random(stable_hash(seed, "scenario-latency"))
+        self._lock = threading.Lock()
+
+    def pick(self, request: Any) -> Rule | None:
+        """The first rule that answers this request (counting matches in order), or None."""
+        with self._lock:
+            for rule in self.rules:
+                if not rule.matches(request):
+                    continue
+                rule.matched += 1
+                if rule.matched <= rule.after:
+                    continue
+                if rule.times is not None and rule.answered >= rule.times:
+                    continue
+                rule.answered += 1
+                return rule
+        return None
+
+    def latency_ms(self, vendor: str | None) -> float:
+        """A draw from the vendor's latency range (0 when it has none)."""
+        section = self.latency.get(vendor) if vendor else None
+        if not section:
+            return 0.0
+        low = section.get("min_ms", 0)
+        high = section.get("max_ms", low)
+        with self._lock:
+            return self._rng.uniform(low, high)
+
+    def status(self) -> dict:
+        return {"scenario": self.data, "rules": [rule.status() for rule in self.rules]}
