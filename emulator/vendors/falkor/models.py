@@ -210,8 +210,9 @@ class FalkorModel(VendorModel):
                     name = names[j % len(names)] + (f" {j // len(names) + 1}" if j >= len(names) else "")
                     wanted = None
                 pathway_id = wanted
-                while pathway_id is None or pathway_id in used_ids:
+                while pathway_id is None:
                     pathway_id = make_id(rng)
+                    pathway_id = None if pathway_id in used_ids else pathway_id
                 used_ids.add(pathway_id)
                 headers.append((pathway_id, name))
             return headers
