@@ -1,8 +1,17 @@
 """Strigo: event and on-demand course reports."""
+from marshmallow import fields
+
+from ...core.scenarios import register_knob
 from ...core.vendor import Vendor
 from .errors import error_response
 from .models import StrigoModel
 from .routes import blueprint
+
+# Scenario knobs for choices the docs leave open (README, fidelity notes): `strigo: {csv_quote_header:
+# true|false}` quotes (or not) every CSV header row; `event_exercises_envelope: false` answers the event
+# exercises report with the bare array of the docs' example.
+register_knob("strigo", "csv_quote_header", lambda: fields.Boolean(allow_none=True))
+register_knob("strigo", "event_exercises_envelope", lambda: fields.Boolean())
 
 vendor = Vendor(
     name="strigo",
