@@ -96,6 +96,7 @@ def _record(response: Response) -> Response:
             "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),
             "rule": g.get("rule"),
             "fault": g.get("fault"),
+            "delay_ms": g.get("delay_ms", 0),  # latency and rule delays the scenario added
             "body": body.decode("utf-8", "replace") if body else None,
             "violations": g.get("violations") or [],
         }

@@ -42,7 +42,7 @@ def before_vendor_request() -> Response | None:
     if rule.fault == "connection_reset":
         if not reset_connection(request.environ):
             log.warning("connection_reset needs the waitress server; answering with an empty response instead")
-        return Response(b"", 200, headers={"Connection": "close"})
+        return Response(b"", 200)  # waitress writes none of it: the channel is marked disconnected
     if rule.fault == "empty_response":
         return Response(b"", 200, content_type="application/json")
     return None  # a delay-only rule, or malformed_body: the vendor answers
@@ -95,5 +95,7 @@ def reset_connection(environ: dict) -> bool:
 
 
 def _sleep(ms: float) -> None:
+    """Hold this request for ms milliseconds (recorded in the journal as delay_ms)."""
+    g.delay_ms = round(ms, 3)
     if ms > 0:
         time.sleep(ms / 1000)

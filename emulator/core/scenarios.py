@@ -279,9 +279,16 @@ def validate_scenario(data: Any, origin: str = "scenario") -> dict:
     try:
         return scenario_schema().load(data)
     except ValidationError as exc:
-        errors = {path.removesuffix("._schema"): msgs for path, msgs in flatten_errors(exc.messages).items()}
+        errors = {_tidy(path): msgs for path, msgs in flatten_errors(exc.messages).items()}
         detail = "; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in errors.items())
         raise ScenarioError(f"{origin} is not a valid scenario: {detail}", errors) from None
+
+
+def _tidy(path: str) -> str:
+    """marshmallow's inner names out of a path: `rules[0]._schema` is `rules[0]`, `headers.X.value` is `headers.X`."""
+    for suffix in ("._schema", ".value"):
+        path = path.removesuffix(suffix)
+    return path
 
 
 # --- reading files and text --------------------------------------------------------------------
