@@ -45,9 +45,8 @@ def all_logs(answer) -> list[dict]:
 
 
 def use_world(report_emulator, overrides: dict) -> None:
-    """Rebuild the world with a scenario's `world:` settings (the next test's reset undoes it)."""
-    world = report_emulator.emulator.world
-    report_emulator.emulator._use_world(world.seed, world.anchor, world.scale, overrides)
+    """Load a scenario whose `world:` section names entities and sets sizes."""
+    report_emulator.load_scenario({"name": "falkor-world", "world": overrides})
 
 
 def same_shape(ours, theirs, path="$"):
@@ -456,7 +455,25 @@ def test_scenario_world_names_pathways_and_sets_their_count(report_emulator, htt
 
 
 def test_scenario_sets_the_accounts_utc_offset(report_emulator, http):
-    report_emulator.emulator.scenario = {"falkor": {"utc_offset": "-05:00"}}
+    report_emulator.load_scenario({"name": "new-york", "falkor": {"utc_offset": "-05:00"}})
     name = pathways(report_emulator, http)[0]["ID"]
     logs = all_logs(logs_for(report_emulator, http, {"pathway": name}))
     assert logs and all(log["status"]["timestamp"].endswith("-05:00") for log in logs)
+
+
+def test_scenario_rejects_a_malformed_utc_offset(report_emulator, http):
+    response = http.put(f"{report_emulator.url}/_emulator/scenario", json={"name": "x", "falkor": {"utc_offset": "2 hours"}})
+    assert response.status_code == 400
+    assert any("utc_offset" in key for key in response.json()["errors"])
+
+
+def test_scenario_rate_limit_answers_429_in_the_falkor_envelope(report_emulator, http):
+    report_emulator.load_scenario({"name": "tight", "falkor": {"rate_limit": 2}})
+    name = pathways(report_emulator, http)[0]["ID"]
+    assert [post(report_emulator, http, {"pathway": name}).status_code for _ in range(2)] == [200, 200]
+    response = post(report_emulator, http, {"pathway": name})
+    assert response.status_code == 429
+    assert response.json()["status"] == "error" and "rate_limit" in response.json()["message"]
+    assert int(response.headers["Retry-After"]) >= 1
+    report_emulator.advance(61)
+    assert post(report_emulator, http, {"pathway": name}).status_code == 200

@@ -55,9 +55,8 @@ def year(report_emulator) -> tuple[datetime, datetime]:
 
 
 def use_world(report_emulator, overrides: dict) -> None:
-    """Rebuild the world with a scenario's `world:` settings (the next test's reset undoes it)."""
-    world = report_emulator.emulator.world
-    report_emulator.emulator._use_world(world.seed, world.anchor, world.scale, overrides)
+    """Load a scenario whose `world:` section names entities and sets sizes."""
+    report_emulator.load_scenario({"name": "parkup-world", "world": overrides})
 
 
 # -- authentication ---------------------------------------------------------------------------------
@@ -293,3 +292,24 @@ def test_same_seed_same_bytes(report_emulator, http):
     assert post(report_emulator, http, body).content == first
     report_emulator.reset(seed=10, now="2026-02-01T00:00:00Z")
     assert users(report_emulator, http)[0]["refId"] != user["refId"]
+
+
+def test_documented_500_is_what_a_scenario_returns(report_emulator, http):
+    report_emulator.load_scenario({"name": "parkup-down", "rules": [
+        {"match": {"method": "POST", "path": PATH}, "times": 1, "respond": {"status": 500, "json": fixture("error-500.json")}}]})
+    body = fixture("request.json")
+    response = post(report_emulator, http, body)
+    assert response.status_code == 500 and response.json() == fixture("error-500.json")
+    assert post(report_emulator, http, body).status_code == 404  # the rule is spent; CB6150 is not in this world
+
+
+def test_scenario_rate_limit_answers_429(report_emulator, http):
+    report_emulator.load_scenario({"name": "tight", "parkup": {"rate_limit": 1}})
+    user = users(report_emulator, http)[0]
+    body = {"refId": user["refId"], "from": "2025-06-01T00:00:00Z", "until": "2025-06-02T00:00:00Z"}
+    assert post(report_emulator, http, body).status_code == 200
+    response = post(report_emulator, http, body)
+    assert response.status_code == 429 and list(response.json()) == ["error"]
+    assert int(response.headers["Retry-After"]) >= 1
+    report_emulator.advance(61)
+    assert post(report_emulator, http, body).status_code == 200

@@ -1,4 +1,7 @@
 """Falkor: pathway logs."""
+from marshmallow import fields, validate
+
+from ...core.scenarios import register_knob
 from ...core.vendor import Vendor
 from .errors import error_response
 from .models import FalkorModel
@@ -11,3 +14,7 @@ vendor = Vendor(
     prefixes=("/v1/",),
     error_response=error_response,
 )
+
+# The account's UTC offset, the one in every timestamp (`falkor: {utc_offset: "+05:30"}`).
+register_knob("falkor", "utc_offset", lambda: fields.String(
+    validate=validate.Regexp(r"^[+-](0\d|1[0-4]):?[0-5]\d$", error="must look like +02:00")))

@@ -28,6 +28,14 @@ class NotFound(FalkorError):
     status = 404
 
 
+class TooManyRequests(FalkorError):
+    status = 429
+
+    def __init__(self, limit: int, retry_after: int):
+        super().__init__(f"Rate limit of {limit} requests per minute exceeded (scenario rate_limit); retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
 def error_response(status: int, message: str) -> Response:
     """Falkor's error envelope: {"status": "error", "message": ...}."""
     from .schemas import ErrorSchema
@@ -38,4 +46,7 @@ def error_response(status: int, message: str) -> Response:
 
 
 def handle(exc: FalkorError) -> Response:
-    return error_response(exc.status, exc.message)
+    response = error_response(exc.status, exc.message)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response

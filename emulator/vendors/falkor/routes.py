@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
 from ...core.vendor import vendor_model
-from .errors import BadRequest, FalkorError, NotFound, Unauthorized, handle
+from .errors import BadRequest, FalkorError, NotFound, TooManyRequests, Unauthorized, handle
 from .models import PathwayNotFound
 from .schemas import PathwayLogsRequestSchema, PathwayLogsSchema, describe
 
@@ -52,6 +52,9 @@ def pathway_logs():
     started = time.perf_counter()
     model = vendor_model("falkor")
     check_token(model)
+    verdict = model.hit()
+    if verdict is not None and not verdict.allowed:
+        raise TooManyRequests(verdict.limit, verdict.retry_after)
     body = load_body()
     try:
         tz = model.utc_offset()

@@ -35,6 +35,17 @@ class NotFound(ParkUpError):
     message = USER_NOT_FOUND
 
 
+class TooManyRequests(ParkUpError):
+    """Only under a scenario's rate_limit: the document shows no 429, so the body is ours."""
+
+    status = 429
+    message = "Too many requests"
+
+    def __init__(self, limit: int, retry_after: int):
+        super().__init__(f"scenario rate_limit of {limit} requests per minute exceeded")
+        self.retry_after = retry_after
+
+
 def error_response(status: int, message: str, detail: str = "") -> Response:
     """ParkUp's error body: {"error": ...}."""
     from .schemas import ErrorSchema
@@ -47,4 +58,7 @@ def error_response(status: int, message: str, detail: str = "") -> Response:
 
 
 def handle(exc: ParkUpError) -> Response:
-    return error_response(exc.status, exc.message, exc.detail)
+    response = error_response(exc.status, exc.message, exc.detail)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from ...core.ratelimit import RateLimiter, Verdict
 from ...core.vendor import VendorModel
 
 DEFAULT_CUSTOMER_COUNT = 4
@@ -35,6 +36,18 @@ class User:
 class ParkUpModel(VendorModel):
     name = "parkup"
     default_credentials = {"token": "parkup-emulator-token"}
+
+    def __init__(self, emulator):
+        super().__init__(emulator)
+        self.rate_limiter = RateLimiter(emulator.clock, 0, 60)
+
+    def reset(self) -> None:
+        self.rate_limiter.reset()
+
+    def hit(self) -> Verdict | None:
+        """Count a call against a scenario's `parkup: {rate_limit: N}` (per minute); None when unlimited."""
+        limit = self.emulator.knobs("parkup").get("rate_limit")
+        return None if limit is None else self.rate_limiter.hit("parkup", int(limit))
 
     def _overrides(self) -> dict[str, Any]:
         return dict(self.world.overrides.get("parkup") or {})

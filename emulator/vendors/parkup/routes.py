@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
 from ...core.vendor import vendor_model
-from .errors import BadRequest, NotFound, ParkUpError, Unauthorized, handle
+from .errors import BadRequest, NotFound, ParkUpError, TooManyRequests, Unauthorized, handle
 from .models import UserNotFound
 from .schemas import UserEventSchema, UserEventsRequestSchema, describe
 
@@ -41,6 +41,9 @@ def load_body() -> dict:
 def user_events():
     model = vendor_model("parkup")
     check_token(model)
+    verdict = model.hit()
+    if verdict is not None and not verdict.allowed:
+        raise TooManyRequests(verdict.limit, verdict.retry_after)
     body = load_body()
     try:
         events = model.user_events(body["ref_id"], body["customer_id"], body["from_"], body["until"])
