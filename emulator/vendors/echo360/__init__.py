@@ -8,6 +8,6 @@ vendor = Vendor(
     name="echo360",
     blueprint=blueprint,
     model=Echo360Model,
-    prefixes=("/oauth2/", "/public/api/v1/reporting/", "/reporting-assets/"),
+    prefixes=("/oauth2/", "/public/api/v1/reporting/", "/s3/echo360-reporting/"),
     error_response=error_response,
 )

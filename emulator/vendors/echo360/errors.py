@@ -1,11 +1,78 @@
-"""echo360's typed errors and the one function that renders its error envelope."""
+"""Echo360's typed errors and the one place that renders them.
+
+Raised by the model where each rule lives. The JSON API answers `{"error": "<message>"}`; signed asset
+downloads answer like S3, with an XML `<Error><Code>AccessDenied</Code>...` body. Flask is imported
+only inside the renderers, so the model can raise these without importing Flask.
+"""
 from __future__ import annotations
 
-from flask import Response, jsonify
+from xml.sax.saxutils import escape
 
 
-def error_response(status: int, message: str) -> Response:
-    """Echo360's JSON error."""
-    response = jsonify({"error": message})
+class Echo360Error(Exception):
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+
+
+class BadRequest(Echo360Error):
+    status = 400
+
+
+class Unauthorized(Echo360Error):
+    status = 401
+
+    def __init__(self, message: str):
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="echo360"'})
+
+
+class NotFound(Echo360Error):
+    status = 404
+
+
+class TooManyRequests(Echo360Error):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
+class AccessDenied(Echo360Error):
+    """A refused signed-asset download, answered the way S3 answers a bad pre-signed URL."""
+
+    status = 403
+
+    def __init__(self, message: str, details: dict[str, str] | None = None):
+        super().__init__(message)
+        self.details = details or {}
+
+    def xml(self) -> str:
+        extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in self.details.items())
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                f"<Error><Code>AccessDenied</Code><Message>{escape(self.message)}</Message>{extra}</Error>")
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None):
+    """Echo360's JSON error: {"error": message}."""
+    from flask import jsonify
+
+    from .schemas import ErrorSchema
+
+    response = jsonify(ErrorSchema().dump({"error": message}))
     response.status_code = status
+    response.headers.update(headers or {})
     return response
+
+
+def render(exc: Echo360Error):
+    if isinstance(exc, AccessDenied):
+        from flask import Response
+
+        return Response(exc.xml(), status=403, mimetype="application/xml")
+    return error_response(exc.status, exc.message, exc.headers)

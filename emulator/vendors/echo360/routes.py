@@ -1,6 +1,100 @@
-"""echo360's thin views: load, call the model, dump or raise."""
+"""Echo360's thin views: load, call the model, dump or raise."""
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, jsonify, request, send_file
+from marshmallow import ValidationError
+
+from ...core.vendor import vendor_model
+from . import schemas
+from .errors import BadRequest, Echo360Error, Unauthorized, render
+from .models import ASSET_PREFIX
 
 blueprint = Blueprint("echo360", __name__)
+REPORTING = "/public/api/v1/reporting"
+
+
+def model():
+    return vendor_model("echo360")
+
+
+@blueprint.errorhandler(Echo360Error)
+def _echo360_error(exc: Echo360Error):
+    return render(exc)
+
+
+def _client() -> str:
+    """The API client behind the call's token (header or ?access_token=), counted by the rate limit."""
+    header = request.headers.get("Authorization", "")
+    token = None
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("malformed Authorization header: expected 'Bearer <token>'")
+        token = value.strip()
+    token = token or request.args.get("access_token")
+    return model().authenticate(token)
+
+
+def _json_body() -> dict[str, Any]:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    payload = request.get_json(force=True, silent=True)
+    if payload is None:
+        raise BadRequest("the request body is not valid JSON")
+    if not isinstance(payload, dict):
+        raise BadRequest("the request body must be a JSON object with parameters and output")
+    return payload
+
+
+@blueprint.post("/oauth2/access_token")
+def access_token():
+    fields = {**request.args.to_dict(), **request.form.to_dict()}
+    try:
+        body = schemas.TokenRequestSchema().load(
+            {k: v for k, v in fields.items() if k in schemas.TokenRequestSchema().fields})
+    except ValidationError as exc:
+        raise Unauthorized(f"invalid token request: {schemas.describe_errors(exc)}") from None
+    token = model().issue_token(body["grant_type"], body["client_id"], body["client_secret"], body["refresh_token"])
+    return jsonify(schemas.TokenSchema().dump(token))
+
+
+@blueprint.get(f"{REPORTING}/reports")
+def reports():
+    _client()
+    return jsonify(schemas.ReportListSchema().dump({"reports": model().catalogue()}))
+
+
+@blueprint.get(f"{REPORTING}/requests")
+def list_requests():
+    client = _client()
+    return jsonify(schemas.ReportRequestListSchema().dump({"requests": model().list_requests(client)}))
+
+
+@blueprint.post(f"{REPORTING}/requests/<report_name>")
+def submit(report_name: str):
+    client = _client()
+    model().report(report_name)
+    try:
+        body = schemas.ReportRequestBodySchema().load(_json_body())
+    except ValidationError as exc:
+        raise BadRequest(f"invalid report request: {schemas.describe_errors(exc)}") from None
+    output = body["output"]
+    submitted = model().submit(client, report_name, body["parameters"], output["compression"], output["delimiter"])
+    detail = model().get_request(client, submitted.id, request.host_url)
+    return jsonify(schemas.ReportRequestDetailSchema().dump(detail))
+
+
+@blueprint.get(f"{REPORTING}/requests/<request_id>")
+@blueprint.get(f"{REPORTING}/request/<request_id>")
+def request_detail(request_id: str):
+    client = _client()
+    return jsonify(schemas.ReportRequestDetailSchema().dump(model().get_request(client, request_id, request.host_url)))
+
+
+@blueprint.get(f"{ASSET_PREFIX}<asset_name>")
+def download(asset_name: str):
+    path, mimetype = model().open_asset(asset_name, request.args.get("Expires"), request.args.get("Signature"))
+    return send_file(path, mimetype=mimetype, download_name=asset_name, as_attachment=True, conditional=True, etag=True)
