@@ -360,7 +360,8 @@ def test_bad_body_shapes_are_400_naming_the_problem(report_emulator, http, body,
         assert word in payload["message"]
 
 
-@pytest.mark.parametrize("raw", ["{pathway : \"Pathway A\"}", "", "\xff\xfe"])
+@pytest.mark.parametrize("raw", ["{pathway : \"Pathway A\"}", "", "\xff\xfe", "[" * 100_000],
+                         ids=["unquoted-key", "empty", "not-utf8", "too-deep"])
 def test_non_json_is_400(report_emulator, http, raw):
     response = http.post(f"{report_emulator.url}{PATH}", data=raw.encode("latin-1"), headers=auth(report_emulator))
     assert response.status_code == 400

@@ -186,6 +186,7 @@ def test_nothing_after_now_and_the_clock_brings_new_events(report_emulator, http
         ({"from": "yesterday"}, "from"),
         ({"until": "2025-13-45T00:00:00Z"}, "until"),
         ({"from": 1717200000}, "from"),
+        ({"from": "0001-01-01T00:00:00+05:00"}, "from"),
         ({"customerId": "abc"}, "customerId"),
         ({"customerId": True}, "customerId"),
         ({"customerId": 12.5}, "customerId"),
@@ -204,7 +205,8 @@ def test_bad_fields_are_the_documented_400(report_emulator, http, change, field)
     assert field in response.headers["X-Emulator-Error"]
 
 
-@pytest.mark.parametrize("raw", [b"{refId: CB6150}", b"", b"[1, 2]", b"\"CB6150\"", b"\xff"])
+@pytest.mark.parametrize("raw", [b"{refId: CB6150}", b"", b"[1, 2]", b"\"CB6150\"", b"\xff", b"[" * 100_000],
+                         ids=["unquoted-key", "empty", "array", "string", "not-utf8", "too-deep"])
 def test_non_json_or_non_object_bodies_are_the_documented_400(report_emulator, http, raw):
     response = http.post(f"{report_emulator.url}{PATH}", data=raw, headers=auth(report_emulator))
     assert response.status_code == 400

@@ -37,7 +37,7 @@ def load_body() -> dict:
         raise BadRequest("The request body is empty: send a JSON object with at least 'pathway'")
     try:
         payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         raise BadRequest("The request body is not valid JSON") from None
     if not isinstance(payload, dict):
         raise BadRequest("The request body must be a JSON object with at least 'pathway'")

@@ -151,7 +151,7 @@ class LogSchema(Schema):
     city = fields.String(required=True)
     groups = fields.List(fields.String(), required=True)
     status = fields.Nested(StatusSchema, required=True)
-    fulfilment = Fulfilment(required=True)
+    fulfilment = Fulfilment(required=True, metadata={"description": "an empty array while nothing is fulfilled"})
 
 
 class ActivitySchema(Schema):

@@ -32,7 +32,7 @@ class UtcInstant(fields.DateTime):
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
         try:
             return parse_instant(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: year 1 with an offset east of UTC
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
 
     def _serialize(self, value, attr, obj, **kwargs):
