@@ -209,10 +209,17 @@ def test_event_participant_counts_are_five_to_forty(report_emulator, http):
 
 
 @pytest.mark.report_emulator(seed=3)
-def test_scale_and_seed_change_the_world(report_emulator, http):
+def test_the_seed_changes_the_world(report_emulator, http):
     other = [e["id"] for e in events(report_emulator)]
     report_emulator.reset(seed=1)
     assert other != [e["id"] for e in events(report_emulator)]
+
+
+def test_scale_multiplies_events_and_courses(report_emulator, http):
+    report_emulator.load_scenario({"world": {"scale": 2}})
+    assert len(events(report_emulator)) == 16 and len(courses(report_emulator)) == 16
+    last = events(report_emulator)[-1]["id"]
+    assert 5 <= len(data(get(report_emulator, http, f"/events/{last}/reports/exercises"))) <= 40
 
 
 # -- event exercises ----------------------------------------------------------------------------
