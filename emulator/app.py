@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from .core.admin import admin
 from .core.clock import wall_now
-from .core.faults import after_vendor_request, before_vendor_request
+from .core.faults import after_vendor_request, before_vendor_request, break_connection
 from .core.registry import Emulator
 from .settings import Settings, format_instant
 from .vendors import VENDORS
@@ -30,7 +30,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(_start_timer)
     app.before_request(_check_contract)
     app.before_request(before_vendor_request)  # scenario rules, latency and faults, before the vendor
-    app.after_request(_record)  # after_request hooks run in reverse order: _record sees the final answer
+    # after_request hooks run in reverse order: cut a malformed body, record, then reset a connection.
+    app.after_request(break_connection)
+    app.after_request(_record)
     app.after_request(after_vendor_request)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

@@ -1,9 +1,9 @@
 """The scenario layer at request time: latency, canned answers and connection faults.
 
 `before_vendor_request` runs before every vendor handler: it draws the vendor's latency, asks the
-active scenario which rule (if any) answers, and then sleeps, answers, breaks the connection, or
-lets the vendor answer (a delay-only rule, or `malformed_body`, which cuts the vendor's own answer
-in `after_vendor_request`). Delays sleep in the request's own thread: waitress serves the others
+active scenario which rule (if any) answers, and then sleeps, answers, or lets the vendor answer
+(a delay-only rule, or `malformed_body`, which cuts the vendor's own answer in
+`after_vendor_request`). `break_connection` runs after the journal has recorded the request. Delays sleep in the request's own thread: waitress serves the others
 from its other threads meanwhile.
 """
 from __future__ import annotations
@@ -40,9 +40,7 @@ def before_vendor_request() -> Response | None:
     if rule.fault:
         g.fault = rule.fault
     if rule.fault == "connection_reset":
-        if not reset_connection(request.environ):
-            log.warning("connection_reset needs the waitress server; answering with an empty response instead")
-        return Response(b"", 200)  # waitress writes none of it: the channel is marked disconnected
+        return Response(b"", 200)  # never written: break_connection resets the socket first
     if rule.fault == "empty_response":
         return Response(b"", 200, content_type="application/json")
     return None  # a delay-only rule, or malformed_body: the vendor answers
@@ -54,6 +52,13 @@ def after_vendor_request(response: Response) -> Response:
         body = response.get_data()
         response.direct_passthrough = False
         response.set_data(body[: len(body) // 2])
+    return response
+
+
+def break_connection(response: Response) -> Response:
+    """connection_reset, once the journal has the request (so a client that sees the reset sees the entry)."""
+    if g.get("fault") == "connection_reset" and not reset_connection(request.environ):
+        log.warning("connection_reset needs the waitress server; answering with an empty response instead")
     return response
 
 

@@ -51,9 +51,10 @@ class Journal:
         for entry in self.entries():
             if entry["method"] == method and entry["path"] == path:
                 continue
+            # The same path by another method first, then similar paths (the same method before others).
             score = difflib.SequenceMatcher(None, entry["path"], path).ratio()
             if entry["path"] == path or score >= 0.6:
-                scored.append((-(score + (entry["method"] == method)), entry))
+                scored.append((-(score + 2 * (entry["path"] == path) + 0.5 * (entry["method"] == method)), entry))
         scored.sort(key=lambda pair: pair[0])
         return [entry for _, entry in scored[:limit]]
 
