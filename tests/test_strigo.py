@@ -428,6 +428,8 @@ def test_unknown_output_is_422_naming_output(report_emulator, http, method, temp
     ('{"from": "yesterday"}', ["from"]),
     ('{"to": "2022-13-45T00:00:00Z"}', ["to"]),
     ('{"from": 1665155452934}', ["from"]),
+    ('{"from": "0001-01-01T00:00:00+01:00"}', ["from"]),  # before year 1 in UTC
+    ("[" * 100000, ["body"]),  # nested too deeply
     ('{"from": "nope", "to": "never"}', ["from", "to"]),
     ('{"from": "2022-11-06T00:00:00Z", "to": "2022-10-07T00:00:00Z"}', ["from"]),
     ('{"to": "2001-01-01T00:00:00Z"}', ["from"]),  # from defaults to a month ago, after this to

@@ -48,8 +48,8 @@ QUESTION_TOPICS = (
 
 def iso_ms(value: datetime) -> str:
     """JavaScript's Date.toISOString(): UTC, milliseconds, Z."""
-    value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    v = value.astimezone(timezone.utc)
+    return f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond // 1000:03d}Z"
 
 
 def seconds(ms: int) -> int | float:

@@ -103,6 +103,8 @@ def activity_body() -> dict:
             payload = json.loads(raw)
         except ValueError as exc:
             raise RequestValidationError([("body", "body", f"The body is not valid JSON: {exc}")]) from None
+        except RecursionError:
+            raise RequestValidationError([("body", "body", "The body is not valid JSON: nested too deeply")]) from None
         if payload is None:
             payload = {}
     if not isinstance(payload, dict):

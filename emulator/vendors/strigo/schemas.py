@@ -32,7 +32,7 @@ class JsDate(fields.DateTime):
             raise self.make_error("invalid", name=name)
         try:
             return parse_instant(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise self.make_error("invalid", name=name) from None
 
 
