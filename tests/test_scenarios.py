@@ -306,3 +306,18 @@ def test_start_up_scenarios_from_the_environment_are_merged_in_order(tmp_path):
     emulator = create_app(settings).extensions["emulator"]
     assert [r["name"] for r in emulator.scenario_status()["rules"]] == ["a", "b"]
     assert emulator.knobs("strigo") == {"rate_limit": 9}
+
+
+def test_readme_scenario_examples_are_valid():
+    """Every YAML example in the README's Scenarios section validates (so the documentation works)."""
+    import re
+    from pathlib import Path
+
+    from emulator.core.scenarios import parse_text, validate_scenario
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Scenarios"):readme.index("## State and time")]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    assert len(blocks) >= 6  # respond, sequences, faults, delay, latency, knobs and world
+    for block in blocks:
+        validate_scenario(parse_text(block))
