@@ -16,7 +16,10 @@ def parse_instant(text: str) -> datetime:
     value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"timestamp out of range: {text!r}") from None
 
 
 def format_instant(value: datetime) -> str:
