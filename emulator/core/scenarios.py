@@ -5,7 +5,7 @@ its path (`rules[0].respond.status`) and leaves the active scenario untouched. T
 a plain, JSON-able dict that validates again to itself, so files can be merged and re-checked.
 
 This module never imports Flask: rules are matched against any object with `method`, `path`,
-`args`, `headers` and `get_json(silent=True)` (a Flask request is one).
+`args`, `headers` and `get_data(cache=True)` (a Flask request is one).
 """
 from __future__ import annotations
 
@@ -364,6 +364,9 @@ def json_subset(expected: Any, actual: Any) -> bool:
     return expected == actual
 
 
+_NOT_JSON = object()
+
+
 class Rule:
     def __init__(self, index: int, spec: dict):
         self.index = index
@@ -387,7 +390,7 @@ class Rule:
     def kind(self) -> str:
         return "respond" if self.respond is not None else "fault" if self.fault else "delay"
 
-    def matches(self, request: Any) -> bool:
+    def matches(self, request: Any, body: Callable[[], Any]) -> bool:
         m = self.match
         if "method" in m and request.method != m["method"]:
             return False
@@ -402,8 +405,8 @@ class Rule:
             if request.headers.get(key) != value:
                 return False
         if "json" in m:
-            body = request.get_json(silent=True, force=True)
-            if body is None or not json_subset(m["json"], body):
+            parsed = body()
+            if parsed is _NOT_JSON or not json_subset(m["json"], parsed):
                 return False
         return True
 
@@ -423,9 +426,20 @@ class ActiveScenario:
 
     def pick(self, request: Any) -> Rule | None:
         """The first rule that answers this request (counting matches in order), or None."""
+        parsed: list = []
+
+        def body() -> Any:
+            # Parsed here, not with request.get_json(), so the vendor's own parsing is not pre-empted.
+            if not parsed:
+                try:
+                    parsed.append(json.loads(request.get_data(cache=True) or b"null"))
+                except ValueError:
+                    parsed.append(_NOT_JSON)
+            return parsed[0]
+
         with self._lock:
             for rule in self.rules:
-                if not rule.matches(request):
+                if not rule.matches(request, body):
                     continue
                 rule.matched += 1
                 if rule.matched <= rule.after:
