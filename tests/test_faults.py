@@ -235,3 +235,27 @@ def test_a_request_answered_by_a_rule_is_in_the_journal_with_its_body(report_emu
     assert (entry["method"], entry["path"], entry["query"], entry["status"], entry["vendor"], entry["rule"]) == (
         "POST", PARKUP, "x=1", 500, "parkup", "outage")
     assert json.loads(entry["body"]) == {"refId": "CB6150"}
+
+
+def test_malformed_body_cuts_a_streamed_answer_too():
+    """Reports and downloads are streamed (a generator): the fault reads the stream whole, then cuts it."""
+    from flask import Response
+
+    from emulator.app import create_app
+    from emulator.server import ServerThread
+    from emulator.settings import Settings
+
+    app = create_app(Settings(port=0, clock="manual"))
+
+    @app.get("/v1/streamed-test-report")
+    def streamed():
+        return Response((chunk for chunk in (b'{"rows": [', b'"a", "b"', b"]}")), mimetype="application/json")
+
+    app.extensions["emulator"].load_scenario({"rules": [{"match": {"path": "/v1/streamed-test-report"}, "fault": "malformed_body"}]})
+    server = ServerThread(app, "127.0.0.1", 0).start()
+    try:
+        response = requests.get(f"{server.url}/v1/streamed-test-report")
+        assert response.status_code == 200
+        assert response.content == b'{"rows": ["a", "b"]}'[:10]
+    finally:
+        server.stop()

@@ -49,8 +49,8 @@ def before_vendor_request() -> Response | None:
 def after_vendor_request(response: Response) -> Response:
     """malformed_body: the vendor's own answer, cut in half (so it is no longer valid JSON)."""
     if g.get("fault") == "malformed_body":
+        response.direct_passthrough = False  # a streamed or file answer is read whole, then cut
         body = response.get_data()
-        response.direct_passthrough = False
         response.set_data(body[: len(body) // 2])
     return response
 
