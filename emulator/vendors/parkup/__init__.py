@@ -1,5 +1,6 @@
 """ParkUp: business user events report."""
 from ...core.vendor import Vendor
+from .contract import CONTRACT
 from .errors import error_response
 from .models import ParkUpModel
 from .routes import blueprint
@@ -10,4 +11,5 @@ vendor = Vendor(
     model=ParkUpModel,
     prefixes=("/api/v3/",),
     error_response=error_response,
+    contract=CONTRACT,
 )
