@@ -36,6 +36,7 @@ DAILY = {
     "downloads": 10,
 }
 MEAN_TICKS = 24
+GZIP_LEVEL = 4  # zlib level of the reports' gzip files: 30% faster than 6 for 5% more bytes
 
 DEPARTMENTS = (
     ("Biology", "BIO", ("Introduction to Biology", "Cell Biology", "Genetics", "Ecology")),

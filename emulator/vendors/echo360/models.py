@@ -341,7 +341,8 @@ class Echo360Model(VendorModel):
             batches = data.event_batches(w, spec.events, spec.spill_days, lo, hi)
         path = os.path.join(self._folder(epoch), request.asset_name)
         request.rows = write_csv_file(path, spec.columns, batches, delimiter=request.delimiter,
-                                      compress=request.compression, cancelled=request.cancelled.is_set)
+                                      compress=request.compression, level=data.GZIP_LEVEL,
+                                      cancelled=request.cancelled.is_set)
         request.path = path
         return request.rows
 
