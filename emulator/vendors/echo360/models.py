@@ -398,7 +398,9 @@ class Echo360Model(VendorModel):
         """Forget requests, tokens and counters; files are deleted in the background."""
         with self._lock:
             for request in self.requests.values():
-                request.cancelled.set()
+                request.cancelled.set()  # running work stops at its next batch
+                if request.future is not None:
+                    request.future.cancel()  # queued work never starts (and nobody waits on it)
             self.scheduler.clear()
             self.board.clear()
             self.limiter.reset()
