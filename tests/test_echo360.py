@@ -442,6 +442,19 @@ def test_every_report_in_every_output_format(report_emulator, echo, report):
         assert max(created) < report_emulator.now
 
 
+def test_the_csv_writer_reproduces_the_documents_example(tmp_path):
+    """The document's `visit` example, written by the writer every report uses, byte for byte."""
+    from emulator.core.csvout import write_csv_file
+
+    expected = (FIXTURES / "report_example_visit.csv").read_bytes()
+    table = list(csv.reader(io.StringIO(expected.decode(), newline=""), quoting=csv.QUOTE_NONNUMERIC))
+    path = str(tmp_path / "visit.csv")
+    assert write_csv_file(path, table[0], [[(u, p, int(n), d) for u, p, n, d in table[1:]]], compress=False) == 3
+    assert (tmp_path / "visit.csv").read_bytes() == expected
+    write_csv_file(path + ".gz", table[0], [[(u, p, int(n), d) for u, p, n, d in table[1:]]])
+    assert gzip.decompress((tmp_path / "visit.csv.gz").read_bytes()) == expected
+
+
 def test_plain_csv_quotes_strings_and_leaves_numbers_bare(report_emulator, echo):
     (detail,) = available(echo, report_emulator, [("videoview", window(report_emulator, 2, 1), {"compression": False})])
     lines = echo.download(detail["signedAssets"][0]).content.decode("utf-8").split("\n")

@@ -142,6 +142,7 @@ class Echo360Model(VendorModel):
             value = overrides.get(key)
             ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
             sizes[key] = value if ok else base * self.world.scale
+        sizes["instructors"] = max(sizes["instructors"], sizes["courses"])  # at least one per course
         return sizes
 
     def echo_world(self) -> data.EchoWorld:
@@ -200,7 +201,7 @@ class Echo360Model(VendorModel):
             raise Unauthorized("invalid access token")
         if self.clock.now() >= found.expires:
             raise Unauthorized("access token expired: request a new one (tokens last 3600 seconds)")
-        limit = int(self._number_knob("rate_limit", DEFAULT_RATE_LIMIT, 1))
+        limit = int(self._number_knob("rate_limit", DEFAULT_RATE_LIMIT, 0))
         verdict = self.limiter.hit(token, limit=limit)
         if not verdict.allowed:
             raise TooManyRequests(f"rate limit exceeded: {limit} calls per minute per token; retry after "
