@@ -8,7 +8,9 @@ served or enforced.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError
@@ -25,6 +27,8 @@ class Reply:
     content_type: str = JSON
     example: Any = None
     headers: dict[str, str] = field(default_factory=dict)  # name -> description
+    # Other media types the same status may answer with (e.g. text/csv), each with its example text.
+    alternatives: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,16 @@ class Contract:
     operations: tuple[Operation, ...]
     security_schemes: dict[str, dict] = field(default_factory=dict)
     server: str = ""  # the vendor's real base URL, for the document's servers list
+    # What marshmallow cannot say, merged into a component schema of the document by name (e.g. the
+    # additionalProperties of rows whose columns vary with the number of exercises).
+    schema_extras: dict[str, dict] = field(default_factory=dict)
+
+    @cached_property
+    def _by_endpoint(self) -> dict[str, Operation]:
+        return {op.endpoint: op for op in self.operations}
 
     def for_endpoint(self, endpoint: str | None) -> Operation | None:
-        return next((op for op in self.operations if op.endpoint == endpoint), None)
+        return self._by_endpoint.get(endpoint or "")
 
 
 @dataclass(frozen=True)
@@ -71,72 +82,117 @@ class Violation:
         return {"location": self.location, "param": self.param, "rule": self.rule, "message": self.message}
 
 
-def _wire_names(schema: Schema) -> set[str]:
-    return {f.data_key or name for name, f in schema.fields.items() if not f.dump_only}
+def _wire_names(schema: Schema) -> frozenset[str]:
+    return frozenset(f.data_key or name for name, f in schema.fields.items() if not f.dump_only)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An operation's schema instances and wire names, made once (check_request runs on every request)."""
+
+    query: Schema | None
+    query_names: frozenset[str]
+    body: Schema | None  # refuses unknown fields, whatever the vendor's own schema does
+    accept: frozenset[str]
+
+
+_prepared: dict[int, _Prepared] = {}
+
+
+def _prepare(op: Operation) -> _Prepared:
+    found = _prepared.get(id(op))
+    if found is None:
+        query = op.query() if op.query is not None else None
+        found = _Prepared(
+            query=query,
+            query_names=_wire_names(query) if query is not None else frozenset(),
+            body=op.body(unknown=RAISE) if op.body is not None else None,
+            accept=frozenset(a.lower() for a in op.accept),
+        )
+        _prepared[id(op)] = found  # operations are module-level constants: their ids stay valid
+    return found
 
 
 def _schema_errors(location: str, messages: Any, prefix: str = "") -> list[Violation]:
     found: list[Violation] = []
     if isinstance(messages, dict):
         for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix and not isinstance(key, int) else (f"{prefix}[{key}]" if isinstance(key, int) else str(key))
+            if isinstance(key, int):
+                path = f"{prefix}[{key}]"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
             found.extend(_schema_errors(location, value, path))
         return found
     for text in messages if isinstance(messages, list) else [messages]:
         if isinstance(text, (dict, list)):
             found.extend(_schema_errors(location, text, prefix))
             continue
-        unknown = text == "Unknown field."
-        rule = f"unknown {location} field" if unknown else f"invalid {location} value"
-        if location == "query":
-            rule = "unknown query parameter" if unknown else "invalid query parameter"
-        found.append(Violation(location, prefix or "_schema", rule, f"{prefix}: {text}" if prefix else str(text)))
+        param = prefix or "_schema"
+        if text == "Unknown field.":
+            kind = "parameter" if location == "query" else "field"
+            rule = f"unknown {location} {kind}"
+            message = f"{location} {kind} {param!r} is not documented by the vendor"
+        else:
+            rule = "invalid query parameter" if location == "query" else f"invalid {location} value"
+            message = f"{param}: {text}" if prefix else str(text)
+        found.append(Violation(location, param, rule, message))
     return found
 
 
+def _accepts(accept: str, documented: frozenset[str]) -> bool:
+    for part in accept.split(","):
+        offered = part.split(";")[0].strip().lower()
+        if offered == "*/*" or offered in documented:
+            return True
+        if offered.endswith("/*") and any(a.startswith(offered[:-1]) for a in documented):
+            return True
+    return False
+
+
 def check_request(op: Operation, args: dict[str, list[str]], headers: dict[str, str], body: bytes) -> list[Violation]:
-    """Every way this request departs from the documented operation (empty when it keeps to it)."""
+    """Every way this request departs from the documented operation (empty when it keeps to it).
+
+    `headers` has lower-case names. The checks: unknown query parameters and their types, the body's
+    Content-Type, unknown or wrongly typed body fields, a missing required body, and a missing or
+    unacceptable Accept where the vendor documents one.
+    """
+    prepared = _prepare(op)
     violations: list[Violation] = []
-    if op.query is not None or args:
-        schema = op.query() if op.query is not None else None
-        known = _wire_names(schema) if schema is not None else set()
+    if args:
+        known = prepared.query_names
         for name in args:
             if name not in known:
                 violations.append(Violation("query", name, "unknown query parameter",
                                             f"query parameter {name!r} is not documented for {op.method} {op.path}"))
-        if schema is not None:
+        if prepared.query is not None:
             flat = {k: v[-1] for k, v in args.items() if k in known}
-            errors = schema.validate(flat, partial=False)
-            violations.extend(_schema_errors("query", errors))
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+            violations.extend(_schema_errors("query", prepared.query.validate(flat)))
     if op.body is not None and body.strip():
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != op.body_content_type:
             shown = content_type or "none"
             violations.append(Violation("headers", "Content-Type", "content type",
                                         f"Content-Type must be {op.body_content_type} for {op.method} {op.path}, not {shown}"))
         elif op.body_content_type == JSON:
-            import json
-
             try:
                 payload = json.loads(body)
-            except ValueError:
-                payload = None
+            except (ValueError, RecursionError):
                 violations.append(Violation("body", "_body", "malformed body", "the request body is not valid JSON"))
-            if payload is not None:
+            else:
                 try:
-                    op.body(unknown=RAISE).load(payload) if isinstance(payload, dict) else op.body().load(payload)
+                    prepared.body.load(payload)
                 except ValidationError as exc:
                     violations.extend(_schema_errors("body", exc.messages))
+                except RecursionError:
+                    violations.append(Violation("body", "_body", "malformed body", "the request body is nested too deeply"))
     elif op.body is not None and op.body_required:
         violations.append(Violation("body", "_body", "missing body", f"{op.method} {op.path} requires a request body"))
-    if op.accept:
+    if prepared.accept:
         accept = headers.get("accept")
         if not accept:
             violations.append(Violation("headers", "Accept", "missing accept",
                                         f"the vendor documents an Accept header ({' or '.join(op.accept)}) for {op.method} {op.path}"))
-        else:
-            offered = [part.split(";")[0].strip().lower() for part in accept.split(",")]
-            if not any(o in ("*/*", *op.accept) or (o.endswith("/*") and any(a.startswith(o[:-1]) for a in op.accept)) for o in offered):
-                violations.append(Violation("headers", "Accept", "unacceptable accept",
-                                            f"Accept {accept!r} matches none of {', '.join(op.accept)}"))
+        elif not _accepts(accept, prepared.accept):
+            violations.append(Violation("headers", "Accept", "unacceptable accept",
+                                        f"Accept {accept!r} matches none of {', '.join(op.accept)}"))
     return violations

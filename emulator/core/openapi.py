@@ -20,15 +20,17 @@ def build_document(contract: Contract) -> dict[str, Any]:
     from apispec import APISpec
     from apispec.ext.marshmallow import MarshmallowPlugin
 
+    plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
     spec = APISpec(
         title=contract.title,
         version=__version__,
         openapi_version=OPENAPI_VERSION,
-        plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
+        plugins=[plugin],
         info={"description": contract.description},
         servers=[{"url": "/", "description": "report-emulator"}]
         + ([{"url": contract.server, "description": "the real vendor"}] if contract.server else []),
     )
+    plugin.converter.add_attribute_function(_field_hook)
     for name, scheme in contract.security_schemes.items():
         spec.components.security_scheme(name, scheme)
     paths: dict[str, dict[str, Any]] = {}
@@ -36,7 +38,28 @@ def build_document(contract: Contract) -> dict[str, Any]:
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    document = spec.to_dict()
+    components = document.get("components", {}).get("schemas", {})
+    for op in contract.operations:
+        # A vendor may ignore unknown body fields, but the contract does not allow them (strict mode refuses them).
+        if op.body is not None and _schema_name(op.body) in components:
+            components[_schema_name(op.body)]["additionalProperties"] = False
+    for name, extra in contract.schema_extras.items():
+        if name not in components:
+            raise KeyError(f"schema_extras names {name!r}, which is not a component of the {contract.vendor} document")
+        components[name].update(extra)
+    return document
+
+
+def _field_hook(self, field, ret, **kwargs) -> dict:
+    """A field class may say what marshmallow cannot (e.g. "this object, or []"): its
+    `openapi_property(prop)` receives apispec's property and returns the one to publish."""
+    hook = getattr(field, "openapi_property", None)
+    if hook is None:
+        return {}
+    replacement = hook(dict(ret))
+    ret.clear()
+    return replacement
 
 
 def _operation(op: Operation) -> dict[str, Any]:
@@ -74,6 +97,11 @@ def _operation(op: Operation) -> dict[str, Any]:
             answer["content"] = {reply.content_type: media}
         elif reply.content_type and reply.example is not None:
             answer["content"] = {reply.content_type: {"schema": {"type": "string"}, "example": reply.example}}
+        for media_type, example in reply.alternatives.items():
+            media = {"schema": {"type": "string"}}
+            if example is not None:
+                media["example"] = example
+            answer.setdefault("content", {})[media_type] = media
         if reply.headers:
             answer["headers"] = {name: {"description": text, "schema": {"type": "string"}} for name, text in reply.headers.items()}
         operation["responses"][str(status)] = answer

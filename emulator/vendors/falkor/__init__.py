@@ -3,7 +3,8 @@ from marshmallow import fields, validate
 
 from ...core.scenarios import register_knob
 from ...core.vendor import Vendor
-from .errors import error_response
+from .contract import CONTRACT
+from .errors import contract_error, error_response
 from .models import FalkorModel
 from .routes import blueprint
 
@@ -13,6 +14,8 @@ vendor = Vendor(
     model=FalkorModel,
     prefixes=("/v1/",),
     error_response=error_response,
+    contract=CONTRACT,
+    contract_error=contract_error,
 )
 
 # The account's UTC offset, the one in every timestamp (`falkor: {utc_offset: "+05:30"}`).

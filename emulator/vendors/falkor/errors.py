@@ -45,6 +45,11 @@ def error_response(status: int, message: str) -> Response:
     return response
 
 
+def contract_error(violations: list) -> Response:
+    """Strict mode: a request that breaks the documented contract, refused in Falkor's envelope (400)."""
+    return error_response(400, "Contract violation: " + "; ".join(v.message for v in violations))
+
+
 def handle(exc: FalkorError) -> Response:
     response = error_response(exc.status, exc.message)
     if isinstance(exc, TooManyRequests):

@@ -141,6 +141,14 @@ class Fulfilment(fields.Nested):
             return []
         return super()._serialize(value, attr, obj, **kwargs)
 
+    def openapi_property(self, prop: dict) -> dict:
+        """In the OpenAPI document (core/openapi.py): the fulfilment object, or an empty array."""
+        description = prop.pop("description", None)
+        wrapped = prop.get("allOf", [])
+        ref = wrapped[0] if len(wrapped) == 1 else ({"$ref": prop["$ref"]} if "$ref" in prop else prop)
+        found = {"oneOf": [ref, {"type": "array", "maxItems": 0, "items": {}}]}
+        return {**found, "description": description} if description else found
+
 
 class LogSchema(Schema):
     firstname = fields.String(required=True)

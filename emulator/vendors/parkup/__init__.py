@@ -1,7 +1,7 @@
 """ParkUp: business user events report."""
 from ...core.vendor import Vendor
 from .contract import CONTRACT
-from .errors import error_response
+from .errors import contract_error, error_response
 from .models import ParkUpModel
 from .routes import blueprint
 
@@ -12,4 +12,5 @@ vendor = Vendor(
     prefixes=("/api/v3/",),
     error_response=error_response,
     contract=CONTRACT,
+    contract_error=contract_error,
 )

@@ -53,8 +53,14 @@ def error_response(status: int, message: str, detail: str = "") -> Response:
     response = jsonify(ErrorSchema().dump({"error": message}))
     response.status_code = status
     if detail:
-        response.headers["X-Emulator-Error"] = detail
+        # A header value must be Latin-1 without line breaks, and the detail may quote the client's input.
+        response.headers["X-Emulator-Error"] = detail.encode("unicode_escape").decode("ascii")
     return response
+
+
+def contract_error(violations: list) -> Response:
+    """Strict mode: the document fixes ParkUp's 400 body; the rules broken go in X-Emulator-Error."""
+    return error_response(400, BAD_REQUEST, "contract violation: " + "; ".join(v.message for v in violations))
 
 
 def handle(exc: ParkUpError) -> Response:

@@ -3,7 +3,8 @@ from marshmallow import fields
 
 from ...core.scenarios import register_knob
 from ...core.vendor import Vendor
-from .errors import error_response
+from .contract import CONTRACT
+from .errors import contract_error, error_response
 from .models import StrigoModel
 from .routes import blueprint
 
@@ -19,4 +20,6 @@ vendor = Vendor(
     model=StrigoModel,
     prefixes=("/api/v1/",),
     error_response=error_response,
+    contract=CONTRACT,
+    contract_error=contract_error,
 )

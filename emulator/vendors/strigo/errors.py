@@ -86,6 +86,12 @@ def error_response(status: int, message: str, type_: str | None = None) -> Respo
     return render_error(error)
 
 
+def contract_error(violations: list) -> Response:
+    """Strict mode: a request that breaks the documented contract gets Strigo's own 422
+    RequestValidationError, one `errors` item per rule broken (location query, body or headers)."""
+    return render_error(RequestValidationError([(v.location, v.param, v.message) for v in violations]))
+
+
 def too_many_requests(retry_after: int) -> Response:
     """Express rate-limit's refusal: 429, text/html, a retry-after header and one sentence."""
     from flask import current_app

@@ -82,7 +82,7 @@ class HealthSchema(Schema):
 
 
 class ValidationErrorItemSchema(Schema):
-    location = fields.String(required=True, validate=validate.OneOf(("body", "query", "params")))
+    location = fields.String(required=True, validate=validate.OneOf(("body", "query", "params", "headers")))
     param = fields.String(required=True)
     msg = fields.String(required=True)
 
