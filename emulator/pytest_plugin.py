@@ -85,6 +85,25 @@ class ReportEmulator:
             lines.append("no near misses; the journal is empty" if not total else f"no near misses among {total} recorded call(s)")
         raise AssertionError("\n".join(lines))
 
+    def violations(self, vendor: str | None = None) -> list[dict]:
+        """Requests that broke their vendor's documented contract, oldest first (as GET /_emulator/violations).
+
+        Recorded in lenient and strict mode alike; strict mode (`--strict`, EMULATOR_STRICT or a scenario's
+        `strict: true`) also refuses them with the vendor's own validation error.
+        """
+        return [dict(v) for v in list(self.emulator.violations) if vendor is None or v["vendor"] == vendor]
+
+    def assert_no_violations(self, vendor: str | None = None) -> None:
+        """Assert the client kept to every vendor's documented contract; the failure lists each violation."""
+        found = self.violations(vendor)
+        if not found:
+            return
+        lines = [f"{len(found)} contract violation{'s' if len(found) != 1 else ''}:"]
+        for v in found:
+            refused = " (refused: strict mode)" if v.get("strict") else ""
+            lines.append(f"  {v['method']} {v['path']}: {v['rule']}: {v['message']}{refused}")
+        raise AssertionError("\n".join(lines))
+
     def journal(self, vendor: str | None = None, method: str | None = None, path: str | None = None) -> list[dict]:
         return self.emulator.journal.entries(vendor=vendor, method=method, path=path)
 
