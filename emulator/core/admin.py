@@ -232,7 +232,7 @@ DOCS_PAGE = """<!doctype html>
 <script>
 window.ui = SwaggerUIBundle({
   urls: [{% for v in vendors %}{url: "openapi/{{ v }}.json", name: "{{ v }}"}{% if not loop.last %}, {% endif %}{% endfor %}],
-  dom_id: "#swagger-ui", deepLinking: true,
+  dom_id: "#swagger-ui", deepLinking: true, validatorUrl: null,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"
 });
 </script></body></html>
