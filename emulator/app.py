@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .core.admin import admin
 from .core.clock import wall_now
+from .core.contract import check_request
 from .core.faults import after_vendor_request, before_vendor_request, break_connection
 from .core.registry import Emulator
 from .settings import Settings, format_instant
@@ -51,26 +52,29 @@ def _start_timer() -> None:
 
 
 def _check_contract():
-    """Check a vendor request against its documented contract: record violations; refuse them in strict mode."""
-    from flask import current_app
+    """Check a vendor request against its documented contract: record violations; refuse them in strict mode.
 
-    from .core.contract import check_request
-
+    Runs on every request, so it stays cheap: one dict lookup for the operation, schema instances made
+    once per operation (core/contract.py), the body read only where the operation has one.
+    """
     emulator = current_app.extensions["emulator"]
     spec = emulator.vendor_specs.get(request.blueprint or "")
-    op = spec.contract.for_endpoint(request.endpoint) if spec is not None and spec.contract is not None else None
+    if spec is None or spec.contract is None:
+        return None
+    op = spec.contract.for_endpoint(request.endpoint)
     if op is None:
         return None
-    found = check_request(op, request.args.to_dict(flat=False), {k.lower(): v for k, v in request.headers.items()},
-                          request.get_data(cache=True))
+    body = request.get_data(cache=True) if op.body is not None else b""
+    found = check_request(op, request.args.to_dict(flat=False), request.headers, body)
     if not found:
         return None
     g.violations = [v.as_dict() for v in found]
     at = format_instant(emulator.clock.now())
+    strict = emulator.strict
     for violation in g.violations:
         emulator.violations.append({"vendor": spec.name, "method": request.method, "path": request.path,
-                                    "at": at, "strict": emulator.strict, **violation})
-    if not emulator.strict:
+                                    "at": at, "strict": strict, **violation})
+    if not strict:
         return None
     if spec.contract_error is not None:
         return spec.contract_error(found)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
+from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError
@@ -149,10 +150,10 @@ def _accepts(accept: str, documented: frozenset[str]) -> bool:
     return False
 
 
-def check_request(op: Operation, args: dict[str, list[str]], headers: dict[str, str], body: bytes) -> list[Violation]:
+def check_request(op: Operation, args: dict[str, list[str]], headers: Mapping[str, str], body: bytes) -> list[Violation]:
     """Every way this request departs from the documented operation (empty when it keeps to it).
 
-    `headers` has lower-case names. The checks: unknown query parameters and their types, the body's
+    `headers` is looked up by lower-case name (a dict with lower-case keys, or werkzeug's headers). The checks: unknown query parameters and their types, the body's
     Content-Type, unknown or wrongly typed body fields, a missing required body, and a missing or
     unacceptable Accept where the vendor documents one.
     """
