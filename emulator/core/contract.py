@@ -46,8 +46,9 @@ class Operation:
     body_content_type: str = JSON
     body_example: Any = None
     accept: tuple[str, ...] = ()  # media types the vendor documents an Accept header for
-    security: tuple[str, ...] = ()  # names of security schemes (see Contract.security_schemes)
+    security: tuple[str, ...] = ()  # names of security schemes (see Contract.security_schemes), any one will do
     description: str = ""
+    operation_id: str = ""  # the document's operationId; by default made from the endpoint (set it for an alias path)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,10 @@ class Contract:
 
     @cached_property
     def _by_endpoint(self) -> dict[str, Operation]:
-        return {op.endpoint: op for op in self.operations}
+        found: dict[str, Operation] = {}
+        for op in self.operations:
+            found.setdefault(op.endpoint, op)  # an endpoint with an alias path: its first operation checks both
+        return found
 
     def for_endpoint(self, endpoint: str | None) -> Operation | None:
         return self._by_endpoint.get(endpoint or "")

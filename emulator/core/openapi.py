@@ -74,7 +74,7 @@ def _operation(op: Operation) -> dict[str, Any]:
                            "schema": {"type": "string", "enum": list(op.accept)},
                            "description": "documented by the vendor; strict mode requires it"})
     operation: dict[str, Any] = {
-        "operationId": op.endpoint.replace(".", "_"),
+        "operationId": op.operation_id or op.endpoint.replace(".", "_"),
         "summary": op.summary,
         "parameters": parameters,
         "responses": {},
