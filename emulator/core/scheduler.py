@@ -54,7 +54,7 @@ class Scheduler:
             except BaseException as exc:  # handed to whoever waits on the future
                 future.set_exception(exc)
 
-        self._get().add_job(run, "date", run_date=wall_now())
+        self._get().add_job(run)  # no trigger: run once, now
         return future
 
     def call_later(self, key: str, seconds: float, fn: Callable[[], Any]) -> None:

@@ -55,6 +55,10 @@ TOPICS = ("key definitions", "the main theorem", "last week's reading", "the lab
           "the exam format", "the case study", "the second model", "the assignment", "the diagram on slide 4")
 WORDS = ("review", "exam", "important", "definition", "example", "ask", "later", "formula", "chapter", "compare",
          "remember", "lab", "slide", "key", "idea", "proof", "graph", "check", "reading", "question")
+# Media kinds in the order lectures are captured: 7 videos (2 of them live-streamed), 2 presentations
+# and 1 interactive media in every 10.
+KIND_PATTERN = ("video", "video", "presentation", "video", "video", "interactive", "video", "presentation", "video", "video")
+LIVE_SLOTS = (0, 6)
 HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 11, 11, 10, 10, 11, 11, 10, 9, 9, 10, 10, 8, 5, 2)
 _HOUR_CUM = [sum(HOUR_WEIGHTS[: i + 1]) / sum(HOUR_WEIGHTS) for i in range(24)]
 
@@ -231,30 +235,33 @@ class EchoWorld:
         self.media: list[Media] = []
         counters: dict[tuple[str, str], int] = {}
         span_days = (last_sec - first_sec) // DAY
-        for _ in range(sizes["media"]):
-            day = first_sec // DAY + rng.randrange(span_days)
+        # Spread evenly over the history, kinds interleaved in a fixed pattern, so every week has
+        # lectures of each kind (live-streamed ones, presentations with polls) whatever the seed.
+        count = sizes["media"]
+        for i in range(count):
+            day = first_sec // DAY + i * span_days // count
             if day_date(day).weekday() >= 5:
                 day -= day_date(day).weekday() - 4
             created = min(day * DAY + rng.randrange(8, 18) * 3600 + rng.randrange(0, 3600, 60), last_sec)
             course = self.courses[rng.randrange(len(self.courses))]
             section = rng.choice(self.sections[(course.id, term_name(created))])
-            roll = rng.random()
-            kind = "video" if roll < 0.7 else "presentation" if roll < 0.9 else "interactive"
+            kind = KIND_PATTERN[i % len(KIND_PATTERN)]
+            live_slot = i % len(KIND_PATTERN) in LIVE_SLOTS
             n = counters[(section.id, kind)] = counters.get((section.id, kind), 0) + 1
             lesson_name = f"{course.identifier} Class {day_date(created // DAY).strftime('%b %d')}"
             if kind == "video":
                 duration = rng.randrange(10, 76) * 60 + rng.randrange(60)
-                scheduled = int(rng.random() < 0.7)
+                scheduled = int(live_slot or rng.random() < 0.5)
                 media = Media(make_uuid(rng), kind, f"{course.identifier} - Lecture {n}", section, make_uuid(rng),
                               lesson_name, created, created + duration + rng.randrange(600, 7200), duration,
                               scheduled=scheduled, transcribed=int(rng.random() < 0.6),
                               device=rng.choice(SCHEDULED_DEVICES if scheduled else AD_HOC_DEVICES),
                               room=rng.choice(self.rooms) if scheduled else ("", "", ""),
-                              live=bool(scheduled and rng.random() < 0.35))
+                              live=live_slot)
             elif kind == "presentation":
                 media = Media(make_uuid(rng), kind, f"{course.identifier} - Slides {n}", section, make_uuid(rng),
                               lesson_name, created, created, 50 * 60, slide_count=rng.randrange(10, 61))
-                media.polls = [self._poll(rng, course) for _ in range(rng.choice((0, 1, 1, 2, 3)))]
+                media.polls = [self._poll(rng, course) for _ in range(rng.choice((1, 1, 2, 3)))]
             else:
                 duration = rng.randrange(5, 21) * 60 + rng.randrange(60)
                 media = Media(make_uuid(rng), kind, f"{course.identifier} - Interactive Module {n}", section,

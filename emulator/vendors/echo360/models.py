@@ -36,6 +36,7 @@ LINK_SECONDS = 7 * 86400  # a signed link works 7 days from issue (never past th
 DEFAULT_PROCESSING_SECONDS = 120
 DEFAULT_IN_FLIGHT = 3
 DEFAULT_RATE_LIMIT = 120
+GENERATION_TIMEOUT = 600  # seconds a due transition waits for its file before the request is Failed
 MAX_RANGE = timedelta(days=7)
 OUTCOMES = ("Available", "Failed", "Missing")
 ASSET_PREFIX = "/s3/echo360-reporting/"  # signed links are path-style S3 URLs on the emulator's host
@@ -156,7 +157,7 @@ class Echo360Model(VendorModel):
         media = []
         for kind in ("video", "presentation", "interactive"):
             media += [{"id": m.id, "name": m.name, "kind": kind, "created": data.format_ts(m.created), "live": m.live}
-                      for m in [m for m in recent if m.kind == kind][:3]]
+                      for m in [m for m in recent if m.kind == kind][:5]]
         return {
             "reports": list(REPORTS),
             "courses": [{"id": c.id, "name": c.name, "identifier": c.identifier} for c in w.courses[:12]],
@@ -316,8 +317,9 @@ class Echo360Model(VendorModel):
             return
         if new == "Available":
             try:
-                request.future.result()  # the file is written by now, or this waits for it
-            except Exception:
+                request.future.result(timeout=GENERATION_TIMEOUT)  # the file is written, or this waits
+            except Exception:  # the work failed, was cancelled, or took far too long
+                request.cancelled.set()
                 job.state = "Failed"
                 job.history.append(("Failed", at))
                 return
