@@ -40,6 +40,10 @@ class Scheduler:
                     )
                     scheduler.start()
                     self._scheduler = scheduler
+                    # Stop before the interpreter's thread pools refuse work at exit (no noise then).
+                    register = getattr(threading, "_register_atexit", None)
+                    if register is not None:
+                        register(self.shutdown)
         return self._scheduler
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
