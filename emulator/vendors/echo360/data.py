@@ -217,7 +217,7 @@ class EchoWorld:
         # Sections: one or two per course and term over the history (and the weeks before it).
         first_sec = epoch(world.history_start) - 60 * DAY
         last_sec = epoch(world.anchor) - 6 * 3600
-        terms = sorted({term_name(s) for s in range(first_sec, last_sec + DAY, 20 * DAY)})
+        terms = sorted({term_name(s) for s in (*range(first_sec - 3 * DAY, last_sec, 10 * DAY), last_sec)})
         per_term = max(1, len(self.courses)) * 1.5
         roster_size = max(5, min(len(self.students), int(len(self.students) * 4 / per_term)))
         self.sections: dict[tuple[str, str], list[Section]] = {}
@@ -231,12 +231,12 @@ class EchoWorld:
                     for n in range(count)
                 ]
 
-        # Media: lectures captured on weekdays in class hours, spread over the history.
+        # Media: lectures captured on weekdays in class hours, spread evenly over the history, kinds
+        # interleaved in a fixed pattern, so every week has lectures of each kind (live-streamed ones,
+        # presentations with polls) whatever the seed.
         self.media: list[Media] = []
         counters: dict[tuple[str, str], int] = {}
         span_days = (last_sec - first_sec) // DAY
-        # Spread evenly over the history, kinds interleaved in a fixed pattern, so every week has
-        # lectures of each kind (live-streamed ones, presentations with polls) whatever the seed.
         count = sizes["media"]
         for i in range(count):
             day = first_sec // DAY + i * span_days // count

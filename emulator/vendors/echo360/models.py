@@ -34,7 +34,7 @@ TOKEN_SECONDS = 3600
 RETENTION_SECONDS = 14 * 86400  # a report is kept 14 days from submission
 LINK_SECONDS = 7 * 86400  # a signed link works 7 days from issue (never past the retention)
 DEFAULT_PROCESSING_SECONDS = 120
-DEFAULT_IN_FLIGHT = 3
+IN_FLIGHT_LIMIT = 3  # Pending requests per API client
 DEFAULT_RATE_LIMIT = 120
 GENERATION_TIMEOUT = 600  # seconds a due transition waits for its file before the request is Failed
 MAX_RANGE = timedelta(days=7)
@@ -228,7 +228,7 @@ class Echo360Model(VendorModel):
         self.catch_up(now)
         start, end = self._window(spec, parameters, now)
         with self._lock:
-            limit = int(self._number_knob("max_in_flight", DEFAULT_IN_FLIGHT, 1))
+            limit = IN_FLIGHT_LIMIT
             in_flight = sum(1 for r in self.requests.values() if r.client_id == client_id and self.status(r) == "Pending")
             if in_flight >= limit:
                 raise BadRequest(f"in-flight limit reached: at most {limit} report requests may be Pending at once "
