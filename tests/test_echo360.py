@@ -644,3 +644,17 @@ def test_scale_and_world_overrides_size_the_world(report_emulator, echo):
     echo.renew()
     (few,) = fetch(echo, report_emulator, [("videoview", window(report_emulator, 2, 1), None)])
     assert len({r["userid"] for r in few}) <= 30 and len(few) < len(small)
+
+
+# --- documented contract ---------------------------------------------------------------------------
+
+def test_openapi_document_and_strict_mode(report_emulator, http, echo):
+    doc = http.get(f"{report_emulator.url}/_emulator/openapi/echo360.json").json()
+    assert f"{API}/reports" in doc["paths"] and "/oauth2/access_token" in doc["paths"]
+    assert not any(path.startswith("/s3/") for path in doc["paths"])  # downloads are links, not operations
+    assert echo.get("/reports", params={"format": "xml"}).status_code == 200  # lenient by default
+    report_emulator.load_scenario({"name": "strict", "strict": True})
+    refused = echo.get("/reports", params={"format": "xml"})
+    assert refused.status_code == 400
+    assert "format" in refused.json()["error"] and list(refused.json()) == ["error"]
+    assert echo.get("/reports", params={"access_token": echo.token}).status_code == 200

@@ -1,6 +1,7 @@
 """Echo360: asynchronous reporting API (tokens, catalogue, requests, signed assets)."""
 from ...core.vendor import Vendor
-from .errors import error_response
+from .contract import CONTRACT
+from .errors import contract_error, error_response
 from .models import Echo360Model
 from .routes import blueprint
 
@@ -10,4 +11,6 @@ vendor = Vendor(
     model=Echo360Model,
     prefixes=("/oauth2/", "/public/api/v1/reporting/", "/s3/echo360-reporting/"),
     error_response=error_response,
+    contract=CONTRACT,
+    contract_error=contract_error,
 )

@@ -70,6 +70,11 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return response
 
 
+def contract_error(violations: list):
+    """Strict mode: a request that breaks the documented contract, refused with Echo360's JSON error (400)."""
+    return error_response(400, "Contract violation: " + "; ".join(v.message for v in violations))
+
+
 def render(exc: Echo360Error):
     if isinstance(exc, AccessDenied):
         from flask import Response

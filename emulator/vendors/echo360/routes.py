@@ -73,24 +73,32 @@ def list_requests():
     return jsonify(schemas.ReportRequestListSchema().dump({"requests": model().list_requests(client)}))
 
 
-@blueprint.post(f"{REPORTING}/requests/<report_name>")
-def submit(report_name: str):
+# One path, two methods: POST names a report, GET a request (OpenAPI wants one name for both).
+@blueprint.post(f"{REPORTING}/requests/<report_or_request>")
+def submit(report_or_request: str):
     client = _client()
-    model().report(report_name)
+    report_name = model().report(report_or_request).name
     try:
         body = schemas.ReportRequestBodySchema().load(_json_body())
     except ValidationError as exc:
         raise BadRequest(f"invalid report request: {schemas.describe_errors(exc)}") from None
     output = body["output"]
     submitted = model().submit(client, report_name, body["parameters"], output["compression"], output["delimiter"])
-    detail = model().get_request(client, submitted.id, request.host_url)
-    return jsonify(schemas.ReportRequestDetailSchema().dump(detail))
+    return _detail(client, submitted.id)
 
 
-@blueprint.get(f"{REPORTING}/requests/<request_id>")
+@blueprint.get(f"{REPORTING}/requests/<report_or_request>")
+def request_detail(report_or_request: str):
+    return _detail(_client(), report_or_request)
+
+
 @blueprint.get(f"{REPORTING}/request/<request_id>")
-def request_detail(request_id: str):
-    client = _client()
+def request_detail_singular(request_id: str):
+    """The document writes the detail path once in the singular."""
+    return _detail(_client(), request_id)
+
+
+def _detail(client: str, request_id: str):
     return jsonify(schemas.ReportRequestDetailSchema().dump(model().get_request(client, request_id, request.host_url)))
 
 

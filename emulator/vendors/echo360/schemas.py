@@ -131,3 +131,21 @@ def describe_errors(exc: ValidationError, prefix: str = "") -> str:
 
     walk(exc.messages, prefix)
     return "; ".join(parts)
+
+
+# --- for the documented contract (contract.py) ---------------------------------------------------
+
+class TokenParametersSchema(Schema):
+    """The token request's fields as the contract documents them, in the query string. Each is optional
+    here because the view also reads a form body; it requires grant_type and client_id from the two."""
+
+    grant_type = fields.String(validate=validate.OneOf(GRANT_TYPES), metadata={"example": "client_credentials"})
+    client_id = fields.String(metadata={"example": "emulator-client"})  # the emulator's documented defaults
+    client_secret = fields.String(metadata={"example": "echo360-emulator-secret"})
+    refresh_token = fields.String()
+
+
+class AccessTokenQuerySchema(Schema):
+    """The reporting calls' optional `?access_token=` (instead of `Authorization: Bearer`)."""
+
+    access_token = fields.String()
