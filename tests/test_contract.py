@@ -41,6 +41,11 @@ STRIGO_ACTIVITY = "/api/v1/events/{event}/reports/user-activity"
 FALKOR = "/v1/logs/pathway-logs"
 PARKUP = "/api/v3/business/report/event/user"
 GOOD_PARKUP = b'{"refId": "{ref}", "from": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}'
+ECHO_REPORTS = "/public/api/v1/reporting/reports"
+ECHO_SUBMIT = "/public/api/v1/reporting/requests/asset"
+ECHO_TOKEN = "/oauth2/access_token"
+GOOD_TOKEN_FORM = b"grant_type=client_credentials&client_id={client_id}&client_secret={client_secret}"
+FORM_CT = {"Content-Type": "application/x-www-form-urlencoded"}
 
 CASES = {
     "strigo": [
@@ -60,6 +65,23 @@ CASES = {
              headers={"Accept": None}),
         Case("unacceptable Accept", "GET", STRIGO_EVENT, "unacceptable accept", "Accept", "matches none of",
              headers={"Accept": "application/xml"}),
+    ],
+    "echo360": [
+        Case("unknown query parameter", "GET", ECHO_REPORTS, "unknown query parameter", "page", "is not documented",
+             query={"page": "2"}),
+        Case("unknown body field", "POST", ECHO_SUBMIT, "unknown body field", "format", "is not documented",
+             body=b'{"parameters": {}, "format": "csv"}', headers=JSON_CT, lenient_status=400),
+        Case("wrong body type", "POST", ECHO_SUBMIT, "invalid body value", "output.compression", "Not a valid boolean",
+             body=b'{"output": {"compression": "yes"}}', headers=JSON_CT, lenient_status=400),
+        Case("wrong Content-Type", "POST", ECHO_SUBMIT, "content type", "Content-Type", "Content-Type must be application/json",
+             body=b'{"parameters": {}}', headers={"Content-Type": "text/plain"}),
+        Case("missing Content-Type", "POST", ECHO_SUBMIT, "content type", "Content-Type", "not none",
+             body=b'{"parameters": {}}'),
+        Case("unknown form field", "POST", ECHO_TOKEN, "unknown body field", "scope", "is not documented",
+             body=GOOD_TOKEN_FORM + b"&scope=reports", headers=FORM_CT),
+        Case("JSON where a form is documented", "POST", ECHO_TOKEN, "content type", "Content-Type",
+             "Content-Type must be application/x-www-form-urlencoded",
+             body=b'{"grant_type": "client_credentials"}', headers=JSON_CT, lenient_status=401),
     ],
     "falkor": [
         Case("unknown query parameter", "POST", FALKOR, "unknown query parameter", "page", "is not documented",
@@ -88,12 +110,20 @@ CASES = {
 ALL = [pytest.param(vendor, case, id=f"{vendor}-{case.name}") for vendor, cases in CASES.items() for case in cases]
 
 
-def vendor_headers(vendor: str, credentials: dict) -> dict:
+def echo360_token(url: str, credentials: dict) -> str:
+    creds = credentials["echo360"]
+    return requests.post(f"{url}{ECHO_TOKEN}", params={"grant_type": "client_credentials", "client_id": creds["client_id"],
+                                                       "client_secret": creds["client_secret"]}).json()["access_token"]
+
+
+def vendor_headers(vendor: str, credentials: dict, url: str = "") -> dict:
     creds = credentials[vendor]
     if vendor == "strigo":
         return {"Authorization": f"Bearer {creds['org_id']}:{creds['api_key']}", "Accept": "application/json"}
     if vendor == "falkor":
         return {"Authorization": f"Basic {creds['token']}"}
+    if vendor == "echo360":
+        return {"Authorization": f"Bearer {echo360_token(url, credentials)}"}
     return {"Authorization": f"Bearer {creds['token']}"}
 
 
@@ -101,12 +131,13 @@ def send(url: str, vendor: str, case: Case, http: requests.Session | None = None
     world = requests.get(f"{url}/_emulator/world").json()
     credentials = requests.get(f"{url}/_emulator/credentials").json()
     names = {"event": world["strigo"]["events"][0]["id"], "pathway": world["falkor"]["pathways"][0]["ID"],
-             "ref": world["parkup"]["users"][0]["refId"]}
+             "ref": world["parkup"]["users"][0]["refId"], **credentials["echo360"]}
     body = case.body
     if body is not None:
         for key, value in names.items():
             body = body.replace(b"{%s}" % key.encode(), value.encode())
-    headers = {**vendor_headers(vendor, credentials), **case.headers}
+    own = {} if case.path == ECHO_TOKEN else vendor_headers(vendor, credentials, url)
+    headers = {**own, **case.headers}
     return (http or requests).request(case.method, url + case.path.format(**names), params=case.query,
                                       data=body, headers=headers)
 
@@ -121,6 +152,11 @@ def assert_refused(vendor: str, case: Case, response: requests.Response) -> None
         item = next(e for e in error["errors"] if e["param"] == case.param)
         assert list(item) == ["location", "param", "msg"]
         assert case.says in item["msg"]
+    elif vendor == "echo360":
+        assert response.status_code == 400, response.text
+        assert list(response.json()) == ["error"]
+        assert response.json()["error"].startswith("Contract violation: ")
+        assert case.says in response.json()["error"]
     elif vendor == "falkor":
         assert response.status_code == 400, response.text
         assert list(response.json()) == ["status", "message"]
@@ -145,8 +181,8 @@ def test_strict_scenario_refuses_with_the_vendors_error_and_records(vendor, case
     [violation] = recorded(report_emulator.url, case, vendor)
     assert violation["strict"] is True and violation["method"] == case.method
     assert case.says in violation["message"]
-    [entry] = report_emulator.journal(vendor=vendor)
-    assert entry["status"] == response.status_code
+    [entry] = [e for e in report_emulator.journal(vendor=vendor) if e["violations"]]
+    assert entry["status"] == response.status_code and entry["path"] == response.request.path_url.split("?")[0]
     assert any(v["rule"] == case.rule for v in entry["violations"])
 
 
@@ -156,7 +192,7 @@ def test_lenient_mode_records_without_refusing(vendor, case, report_emulator, ht
     assert response.status_code == case.lenient_status, response.text
     [violation] = recorded(report_emulator.url, case, vendor)
     assert violation["strict"] is False
-    [entry] = report_emulator.journal(vendor=vendor)
+    [entry] = [e for e in report_emulator.journal(vendor=vendor) if e["violations"]]
     assert any(v["rule"] == case.rule and v["param"] == case.param for v in entry["violations"])
     assert report_emulator.violations(vendor) and not report_emulator.violations("nobody")
 
@@ -191,6 +227,27 @@ def well_behaved_requests(url: str, http) -> list[requests.Response]:
         http.post(f"{url}{PARKUP}", headers=vendor_headers("parkup", credentials),
                   json={"customerId": user["customerId"], "refId": user["refId"], "from": "2025-01-01T00:00:00.000Z",
                         "until": "2025-01-02T00:00:00.000Z"}),
+        *echo360_well_behaved(url, http, credentials["echo360"]),
+    ]
+
+
+def echo360_well_behaved(url: str, http, creds: dict) -> list[requests.Response]:
+    """Token by query string and by form body, the catalogue, a submission, the list and both detail paths."""
+    by_query = http.post(f"{url}{ECHO_TOKEN}", params={"grant_type": "client_credentials", **creds})
+    by_form = http.post(f"{url}{ECHO_TOKEN}", data={"grant_type": "refresh_token", "client_id": creds["client_id"],
+                                                    "refresh_token": by_query.json()["refresh_token"]})
+    auth = {"Authorization": f"Bearer {by_form.json()['access_token']}"}
+    reporting = f"{url}/public/api/v1/reporting"
+    submitted = http.post(f"{reporting}/requests/presentation", headers=auth,
+                          json={"parameters": {"start": "2025-01-06", "end": "2025-01-13"},
+                                "output": {"compression": False, "delimiter": "|"}})
+    request_id = submitted.json()["requestId"]
+    return [
+        by_query, by_form, submitted,
+        http.get(f"{reporting}/reports", headers=auth),
+        http.get(f"{reporting}/requests", params={"access_token": by_form.json()["access_token"]}),
+        http.get(f"{reporting}/requests/{request_id}", headers=auth),
+        http.get(f"{reporting}/request/{request_id}", headers=auth),
     ]
 
 
@@ -255,7 +312,9 @@ def strict_server(request):
     server.stop()
 
 
-@pytest.mark.parametrize("vendor, case", [ALL[0], ALL[2], ALL[4], ALL[6], ALL[9], ALL[12], ALL[16]])
+@pytest.mark.parametrize("vendor, case", [p for p in ALL if p.id in (
+    "strigo-unknown query parameter", "strigo-unknown body field", "strigo-wrong Content-Type", "strigo-missing Accept",
+    "echo360-unknown form field", "falkor-wrong body type", "parkup-missing Content-Type")])
 def test_strict_setting_refuses_and_records(strict_server, vendor, case):
     requests.post(f"{strict_server.url}/_emulator/reset")
     response = send(strict_server.url, vendor, case)

@@ -9,14 +9,16 @@ served or enforced.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from marshmallow import RAISE, Schema, ValidationError
 
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,18 @@ def _accepts(accept: str, documented: frozenset[str]) -> bool:
     return False
 
 
+def _parse_body(content_type: str, body: bytes, violations: list[Violation]) -> Any:
+    """A JSON body, or a form body as {name: last value}; None (and a violation) when it cannot be read."""
+    try:
+        if content_type == FORM:
+            return {name: values[-1] for name, values in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+        return json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        kind = "form" if content_type == FORM else "JSON"
+        violations.append(Violation("body", "_body", "malformed body", f"the request body is not valid {kind}"))
+        return None
+
+
 def check_request(op: Operation, args: dict[str, list[str]], headers: Mapping[str, str], body: bytes) -> list[Violation]:
     """Every way this request departs from the documented operation (empty when it keeps to it).
 
@@ -178,12 +192,9 @@ def check_request(op: Operation, args: dict[str, list[str]], headers: Mapping[st
             shown = content_type or "none"
             violations.append(Violation("headers", "Content-Type", "content type",
                                         f"Content-Type must be {op.body_content_type} for {op.method} {op.path}, not {shown}"))
-        elif op.body_content_type == JSON:
-            try:
-                payload = json.loads(body)
-            except (ValueError, RecursionError):
-                violations.append(Violation("body", "_body", "malformed body", "the request body is not valid JSON"))
-            else:
+        elif op.body_content_type in (JSON, FORM):
+            payload = _parse_body(op.body_content_type, body, violations)
+            if payload is not None:
                 try:
                     prepared.body.load(payload)
                 except ValidationError as exc:

@@ -5,7 +5,7 @@ are links the API hands out, not operations of the API, so they are left out.
 """
 from __future__ import annotations
 
-from ...core.contract import Contract, Operation, Reply
+from ...core.contract import FORM, Contract, Operation, Reply
 from . import schemas
 
 REPORTING = "/public/api/v1/reporting"
@@ -73,9 +73,10 @@ CONTRACT = Contract(
             summary="Take an access token",
             description="grant_type=client_credentials with client_id and client_secret, or "
                         "grant_type=refresh_token with client_id and a refresh_token (each usable once), in the "
-                        "query string as the vendor's public clients send them. The emulator also reads the same "
-                        "fields from a form body (application/x-www-form-urlencoded), which strict mode does not check.",
+                        "query string as the vendor's public clients send them, or in a form body "
+                        "(application/x-www-form-urlencoded; the body wins).",
             query=schemas.TokenParametersSchema,
+            body=schemas.TokenParametersSchema, body_content_type=FORM,
             responses={
                 200: Reply("A token for one hour", schemas.TokenSchema, example=TOKEN),
                 400: _error("A contract violation (strict mode)"),
