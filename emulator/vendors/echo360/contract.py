@@ -42,7 +42,8 @@ BAD_REQUEST = _error("Malformed input or a broken rule (dates, 7-day range, in-f
                      "contract violation in strict mode",
                      "the range from start to end is limited to 7 days; got 9 days: submit separate requests for "
                      "smaller sub-intervals")
-UNAUTHORIZED = _error("Missing, invalid or expired access token", "invalid access token")
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="echo360"'}
+UNAUTHORIZED = _error("Missing, invalid or expired access token", "invalid access token", headers=CHALLENGE)
 TOO_MANY = _error("More than 120 calls a minute with this token", headers=RETRY_AFTER)
 
 
@@ -81,7 +82,7 @@ CONTRACT = Contract(
                 200: Reply("A token for one hour", schemas.TokenSchema, example=TOKEN),
                 400: _error("A contract violation (strict mode)"),
                 401: _error("Wrong client or secret, unknown grant, used refresh token",
-                            "invalid client: wrong or missing client_secret"),
+                            "invalid client: wrong or missing client_secret", headers=CHALLENGE),
             },
         ),
         _reporting("echo360.reports", "GET", "/reports", "The reports and their parameters",
