@@ -75,8 +75,11 @@ _DAY_PREFIX: dict[int, str] = {}
 
 def format_ts(sec: int) -> str:
     """2026-01-15T10:22:31.000Z from epoch seconds, through cached tables (no strftime per row)."""
-    if not _TIME_OF_DAY:
-        _TIME_OF_DAY.extend(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.000Z" for s in range(DAY))
+    if len(_TIME_OF_DAY) < DAY:
+        # Built whole, then put in place in one step: reports are generated on several threads, and
+        # another thread must never index a half-built table.
+        table = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.000Z" for s in range(DAY)]
+        _TIME_OF_DAY[:] = table
     day, rest = divmod(sec, DAY)
     prefix = _DAY_PREFIX.get(day)
     if prefix is None:
