@@ -91,7 +91,7 @@ def available(echo, report_emulator, reports):
         ids = [echo.submit(name, params, output)["requestId"] for name, params, output in reports[i:i + 3]]
         report_emulator.advance(120)
         details += [echo.detail(request_id) for request_id in ids]
-    assert all(d["status"] == "Available" for d in details)
+    assert all(d["status"] == "Available" for d in details), details
     return details
 
 
@@ -419,8 +419,10 @@ def test_every_report_in_every_output_format(report_emulator, echo, report):
         if compression:
             assert response.content[:2] == b"\x1f\x8b"  # a gzip file, not a gzip-encoded response
             assert "gzip" not in response.headers.get("Content-Encoding", "")
+            assert response.headers["Content-Type"] == "application/gzip"
         else:
             assert response.content.startswith(b'"')
+            assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset
         tables.append(echo.rows(link, delimiter))
     header, rows = tables[0][0], tables[0][1:]
     assert header == COLUMNS[report]

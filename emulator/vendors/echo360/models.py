@@ -393,7 +393,8 @@ class Echo360Model(VendorModel):
         request = self.requests.get(self.assets.get(name, ""))
         if request is None or request.path is None or not os.path.exists(request.path):
             raise AccessDenied("Access Denied")
-        return request.path, "application/gzip" if request.compression else "text/csv; charset=utf-8"
+        # Flask adds "; charset=utf-8" to text types itself.
+        return request.path, "application/gzip" if request.compression else "text/csv"
 
     # --- reset -------------------------------------------------------------------------------------
 
