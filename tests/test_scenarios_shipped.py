@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,83 @@ def test_echo360_large_world(report_emulator, http):
     assert http.get(f"{report_emulator.url}/_emulator/world").status_code == 200
     http.post(f"{report_emulator.url}/_emulator/reset")
     assert (report_emulator.emulator.world.seed, report_emulator.emulator.world.overrides) == (1, {})
+
+
+# -- the knobs' effects, end to end through the vendors ------------------------------------------
+
+REPORTING = "/public/api/v1/reporting"
+
+
+def echo360_token(report_emulator, http) -> dict[str, str]:
+    creds = report_emulator.credentials["echo360"]
+    answer = http.post(f"{report_emulator.url}/oauth2/access_token",
+                       params={"grant_type": "client_credentials", **creds})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_strigo_rate_limit_answers_429_past_five_a_minute(report_emulator, http):
+    put_file(report_emulator, "strigo-rate-limit.yaml")
+    creds = report_emulator.credentials["strigo"]
+    auth = {"Authorization": f"Bearer {creds['org_id']}:{creds['api_key']}"}
+    event = report_emulator.world["strigo"]["events"][0]["id"]
+    url = f"{report_emulator.url}/api/v1/events/{event}/reports/exercises"
+    answers = [http.get(url, headers=auth) for _ in range(6)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+    assert [a.headers["x-ratelimit-remaining"] for a in answers[:5]] == ["4", "3", "2", "1", "0"]
+    assert answers[0].headers["x-ratelimit-limit"] == "5"
+    refused = answers[5]
+    assert refused.headers["Content-Type"].startswith("text/html")
+    assert int(refused.headers["retry-after"]) > 0
+    assert refused.text == "Too many requests, please try again later."
+    report_emulator.advance(60)  # the window is on the emulator clock
+    assert http.get(url, headers=auth).status_code == 200
+
+
+def test_echo360_slow_and_failing_outcomes_in_order_after_two_hours(report_emulator, http):
+    put_file(report_emulator, "echo360-slow-and-failing.yaml")
+    auth = echo360_token(report_emulator, http)
+    today = report_emulator.now.date()
+    payload = {"parameters": {"start": (today - timedelta(days=3)).isoformat(),
+                              "end": (today - timedelta(days=1)).isoformat()}}
+    submit = f"{report_emulator.url}{REPORTING}/requests/videoview"
+    assert http.post(submit, json=payload, headers=auth).status_code == 503  # the first-submission rule
+    ids = []
+    for _ in range(3):
+        answer = http.post(submit, json=payload, headers=auth)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "Pending"
+        ids.append(answer.json()["requestId"])
+
+    def statuses():
+        auth = echo360_token(report_emulator, http)  # an access token lasts an hour of emulator time
+        return [http.get(f"{report_emulator.url}{REPORTING}/requests/{i}", headers=auth).json()["status"] for i in ids]
+
+    report_emulator.advance(7199)
+    assert statuses() == ["Pending"] * 3
+    report_emulator.advance(1)
+    assert statuses() == ["Failed", "Missing", "Failed"]
+    auth = echo360_token(report_emulator, http)
+    fourth = http.post(submit, json=payload, headers=auth).json()["requestId"]
+    report_emulator.advance(7200)
+    auth = echo360_token(report_emulator, http)
+    detail = http.get(f"{report_emulator.url}{REPORTING}/requests/{fourth}", headers=auth).json()
+    assert detail["status"] == "Available" and detail["signedAssets"]
+
+
+def test_echo360_large_world_is_larger_and_still_serves_reports(report_emulator, http):
+    model = report_emulator.emulator.vendors["echo360"]
+    normal = model.sizes()
+    put_file(report_emulator, "echo360-large-world.yaml")
+    large = model.sizes()
+    assert (large["students"], large["media"], large["courses"]) == (50000, 20000, 2000)
+    assert large["students"] > normal["students"] * 100
+    auth = echo360_token(report_emulator, http)
+    day = report_emulator.now.date().isoformat()
+    start = (report_emulator.now.date() - timedelta(days=1)).isoformat()
+    answer = http.post(f"{report_emulator.url}{REPORTING}/requests/notes", headers=auth,
+                       json={"parameters": {"start": start, "end": day}})
+    assert answer.status_code == 200, answer.text
+    report_emulator.advance(60)  # processing_seconds: 60
+    detail = http.get(f"{report_emulator.url}{REPORTING}/requests/{answer.json()['requestId']}", headers=auth).json()
+    assert detail["status"] == "Available"
