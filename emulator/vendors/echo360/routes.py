@@ -41,7 +41,10 @@ def _json_body() -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
-    payload = request.get_json(force=True, silent=True)
+    try:
+        payload = request.get_json(force=True, silent=True)
+    except RecursionError:  # absurdly deep nesting
+        payload = None
     if payload is None:
         raise BadRequest("the request body is not valid JSON")
     if not isinstance(payload, dict):
