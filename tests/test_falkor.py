@@ -376,6 +376,13 @@ def test_unknown_pathway_is_404(report_emulator, http):
     assert "Pathway That Does Not Exist" in response.json()["message"]
 
 
+def test_unknown_huge_pathway_is_not_echoed_whole(report_emulator, http):
+    response = post(report_emulator, http, {"pathway": "x" * 100_000})
+    assert response.status_code == 404
+    message = response.json()["message"]
+    assert "x" * 200 + "..." in message and len(message) < 400
+
+
 def test_other_paths_and_methods_get_the_falkor_envelope(report_emulator, http):
     response = http.get(f"{report_emulator.url}{PATH}", headers=auth(report_emulator))
     assert response.status_code == 405 and response.json()["status"] == "error"

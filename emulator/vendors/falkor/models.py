@@ -129,7 +129,8 @@ TYPE_ALIASES = _type_aliases()
 
 class PathwayNotFound(Exception):
     def __init__(self, pathway: str):
-        super().__init__(f"Pathway '{pathway}' was not found (give a pathway's ID or name)")
+        shown = pathway if len(pathway) <= 200 else pathway[:200] + "..."  # never echo a huge input whole
+        super().__init__(f"Pathway '{shown}' was not found (give a pathway's ID or name)")
 
 
 @dataclass(frozen=True)
