@@ -17,9 +17,15 @@ from .vendors import VENDORS
 BODY_CAP = 2048  # bytes of a request body kept in the journal
 
 
+class EmulatorFlask(Flask):
+    def ensure_sync(self, func):
+        """Every view and hook here is synchronous: skip Flask's per-call coroutine check (hot path)."""
+        return func
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
-    app = Flask("emulator")
+    app = EmulatorFlask("emulator")
     app.json.sort_keys = False  # vendors' field order is part of their contract
     emulator = Emulator(settings)
     app.extensions["emulator"] = emulator
