@@ -67,7 +67,7 @@ def test_credentials_have_every_vendor(report_emulator, http):
     assert set(body["strigo"]) == {"org_id", "api_key"}
     assert set(body["echo360"]) == {"client_id", "client_secret"}
     assert set(body["falkor"]) == {"token"}
-    assert set(body["parkup"]) == {"token"}
+    assert set(body["parkup"]) == {"token", "refresh_token"}
     assert body == report_emulator.credentials
 
 

@@ -115,4 +115,5 @@ def test_credential_flag_overrides_default(run_server):
     proc = run_server([sys.executable, "-m", "emulator", "serve", "--port", str(port), "--credential", "parkup.token=abc"])
     base = f"http://127.0.0.1:{port}"
     wait_for(f"{base}/_emulator/health", proc)
-    assert requests.get(f"{base}/_emulator/credentials").json()["parkup"] == {"token": "abc"}
+    assert requests.get(f"{base}/_emulator/credentials").json()["parkup"] == {"token": "abc",
+                                                                           "refresh_token": "parkup-emulator-refresh-token"}

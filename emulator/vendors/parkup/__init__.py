@@ -1,4 +1,7 @@
-"""ParkUp: business user events report."""
+"""ParkUp: the business API's token exchange, validate, and the user events report."""
+from marshmallow import Schema, fields, validate
+
+from ...core.scenarios import register_knob, register_world_field
 from ...core.vendor import Vendor
 from .contract import CONTRACT
 from .errors import contract_error, error_response
@@ -14,3 +17,12 @@ vendor = Vendor(
     contract=CONTRACT,
     contract_error=contract_error,
 )
+
+# An issued access token's life in seconds (`parkup: {access_token_seconds: 60}`); an hour by default.
+register_knob("parkup", "access_token_seconds", lambda: fields.Integer(strict=True, validate=validate.Range(min=1)))
+# The business behind the credentials (`world: {parkup: {business: {id: 7, name: Acme}}}`), as validate answers it.
+register_world_field("parkup", "business", lambda: fields.Nested(Schema.from_dict({
+    "id": fields.Integer(strict=True, validate=validate.Range(min=1)),
+    "name": fields.String(validate=validate.Length(min=1)),
+    "brandimagen": fields.String(validate=validate.Length(min=1)),
+}, name="ParkUpBusiness")))

@@ -1,4 +1,5 @@
-"""ParkUp state and data generation: customers, their users, and each user's usage events. Never imports Flask.
+"""ParkUp state and data generation: customers, their users, each user's usage events, the business
+behind the credentials and the access tokens issued to it. Never imports Flask.
 
 Events are generated per (seed, user, day), so two windows that overlap agree on their common days.
 An event's id is derived from its day, its user and its rank within that user's day, so it is the
@@ -7,6 +8,7 @@ same in every window that contains it and no two events share one.
 from __future__ import annotations
 
 import string
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -19,10 +21,27 @@ DEFAULT_USERS_PER_CUSTOMER = 6
 MAX_EVENTS_PER_DAY = 16  # per user; also the width of a user's id block in a day
 FIRST_EVENT_ID = 500_000
 WEEKEND_FACTOR = 0.3  # weekend days see this share of a weekday's usage
+ACCESS_TOKEN_SECONDS = 3600  # an issued access token's life on the emulator clock (knob access_token_seconds)
+GRANT_TYPE = "refresh_token"
+# Where a business's brand image lives: invented (vendor-notes only say `brandimagen` is returned).
+BRAND_IMAGE_URL = "https://api.parkup.cl/images/business/{id}/brand.png"
 
 
 class UserNotFound(Exception):
     pass
+
+
+class TokenRefused(Exception):
+    """A refresh token or an access token that is missing, unknown, expired or of the wrong grant (the message says which)."""
+
+
+@dataclass(frozen=True)
+class Business:
+    """The business behind the credentials, as `validate` answers it."""
+
+    id: int
+    name: str
+    brandimagen: str
 
 
 @dataclass(frozen=True)
@@ -35,19 +54,69 @@ class User:
 
 class ParkUpModel(VendorModel):
     name = "parkup"
-    default_credentials = {"token": "parkup-emulator-token"}
+    # `token` is a fixed bearer token that never expires; `refresh_token` is swapped for access tokens.
+    default_credentials = {"token": "parkup-emulator-token", "refresh_token": "parkup-emulator-refresh-token"}
 
     def __init__(self, emulator):
         super().__init__(emulator)
         self.rate_limiter = RateLimiter(emulator.clock, 0, 60)
+        self._lock = threading.Lock()
+        self.access_tokens: dict[str, datetime] = {}  # access token -> when it expires
+        self._issued = 0  # tokens issued since the last reset: the n-th token is drawn from the world by n
 
     def reset(self) -> None:
         self.rate_limiter.reset()
+        with self._lock:
+            self.access_tokens.clear()
+            self._issued = 0
 
     def hit(self) -> Verdict | None:
         """Count a call against a scenario's `parkup: {rate_limit: N}` (per minute); None when unlimited."""
         limit = self.emulator.knobs("parkup").get("rate_limit")
         return None if limit is None else self.rate_limiter.hit("parkup", int(limit))
+
+    # --- tokens ------------------------------------------------------------------------------------
+
+    def issue_access_token(self, refresh_token: str, grant_type: str) -> str:
+        """A new access token for the credentials' refresh token, which stays usable (it is not single-use)."""
+        if grant_type != GRANT_TYPE:
+            raise TokenRefused(f"unsupported grant_type {grant_type!r}: use {GRANT_TYPE!r}")
+        if refresh_token != self.credentials()["refresh_token"]:
+            raise TokenRefused("unknown refresh_token")
+        seconds = int(self.emulator.knobs("parkup").get("access_token_seconds") or ACCESS_TOKEN_SECONDS)
+        with self._lock:
+            self._issued += 1
+            token = f"{self.world.rng('parkup', 'access_token', self._issued).getrandbits(256):064x}"
+            self.access_tokens[token] = self.clock.now() + timedelta(seconds=seconds)
+        return token
+
+    def authenticate(self, token: str) -> None:
+        """Accept the fixed `token` credential or an access token issued and not yet expired."""
+        if not token:
+            raise TokenRefused("missing token: send 'Authorization: Bearer <token>'")
+        if token == self.credentials()["token"]:
+            return
+        with self._lock:
+            expires = self.access_tokens.get(token)
+        if expires is None:
+            raise TokenRefused("unknown token: use the ParkUp token or an access token from POST /api/v3/business/oauth/access_token")
+        if self.clock.now() >= expires:
+            raise TokenRefused(f"access token expired at {expires.isoformat()}: swap the refresh token for a new one")
+
+    def business(self) -> Business:
+        """The business the credentials belong to: the scenario's `world: {parkup: {business: ...}}`, else seeded."""
+
+        def make() -> Business:
+            named = dict(self._overrides().get("business") or {})
+            rng = self.world.rng("parkup", "business")
+            business_id = int(named["id"]) if named.get("id") is not None else rng.randint(100, 999)
+            name = named.get("name") or self.world.faker("parkup", "business").company()
+            image = named.get("brandimagen") or BRAND_IMAGE_URL.format(id=business_id)
+            return Business(business_id, name, image)
+
+        return self.world.cached(("parkup", "business"), make)
+
+    # --- the world ---------------------------------------------------------------------------------
 
     def _overrides(self) -> dict[str, Any]:
         return dict(self.world.overrides.get("parkup") or {})

@@ -70,6 +70,32 @@ class UserEventSchema(Schema):
                             metadata={"description": "Timestamp when the user used the application (ISO 8601)"})
 
 
+class AccessTokenRequestSchema(Schema):
+    """Body of POST /api/v3/business/oauth/access_token. Unknown keys are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1),
+                                  metadata={"description": "The business's refresh token"})
+    grant_type = fields.String(required=True, validate=validate.OneOf(["refresh_token"]),
+                               metadata={"description": "Always refresh_token"})
+
+
+class AccessTokenSchema(Schema):
+    """The answer of POST /api/v3/business/oauth/access_token."""
+
+    access_token = fields.String(required=True, metadata={"description": "Bearer token for the business API"})
+
+
+class BusinessSchema(Schema):
+    """The answer of POST /api/v3/business/validate: the business behind the bearer token."""
+
+    id = fields.Integer(required=True, metadata={"description": "The business's id"})
+    name = fields.String(required=True, metadata={"description": "The business's name"})
+    brandimagen = fields.String(required=True, metadata={"description": "URL of the business's brand image"})
+
+
 class ErrorSchema(Schema):
     """Every ParkUp error (400, 401, 404, 500)."""
 
