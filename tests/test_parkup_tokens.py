@@ -238,3 +238,10 @@ def test_strict_mode_refuses_undocumented_token_request_fields(report_emulator, 
     assert response.status_code == 400 and response.json() == BAD_REQUEST
     assert "scope" in response.headers["X-Emulator-Error"]
     assert exchange(report_emulator, http).status_code == 200
+
+
+def test_report_consume_is_not_emulated(report_emulator, http):
+    """No answer shape is known for report/consume: it stays a 404 in ParkUp's envelope (README fidelity notes)."""
+    response = http.post(f"{report_emulator.url}/api/v3/business/report/consume", headers=bearer(access_token(report_emulator, http)),
+                         json={"parkingId": 1, "from": "2025-06-01T00:00:00.000Z", "until": "2025-06-23T23:59:00.000Z"})
+    assert response.status_code == 404 and list(response.json()) == ["error"]
