@@ -156,7 +156,11 @@ def well_behaved(vendor: str, world: dict, report_emulator=None) -> list[tuple]:
     if vendor == "falkor":
         return [("POST /v1/logs/pathway-logs", None, None, {"pathway": p["ID"]}) for p in world["falkor"]["pathways"]]
     if vendor == "parkup":
-        return [("POST /api/v3/business/report/event/user", None, None,
+        refresh = report_emulator.credentials["parkup"]["refresh_token"]
+        return [("POST /api/v3/business/oauth/access_token", None, None,
+                 {"refresh_token": refresh, "grant_type": "refresh_token"}),
+                ("POST /api/v3/business/validate", None, None, None)] + [
+                ("POST /api/v3/business/report/event/user", None, None,
                  {"refId": u["refId"], "customerId": u["customerId"], "from": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"})
                 for u in world["parkup"]["users"][:5]]
     if vendor == "echo360":
