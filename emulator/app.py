@@ -29,14 +29,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # vendors' field order is part of their contract
     emulator = Emulator(settings)
     app.extensions["emulator"] = emulator
+    # Registered before the vendors' own app-wide hooks (Strigo's rate limiter), so that the contract
+    # check and the scenario's rules come first (a rule answers before anything of the vendor's runs)
+    # and the journal records last, the answer as sent. One hook each side: less per-request overhead.
+    app.before_request(_before_vendor_request)
+    app.after_request(_after_vendor_request)
     app.register_blueprint(admin)
     for vendor in VENDORS:
         emulator.add_vendor(vendor)
         app.register_blueprint(vendor.blueprint)
-
-    # One hook each side, in a fixed order (fewer hooks: less per-request overhead on the hot path).
-    app.before_request(_before_vendor_request)
-    app.after_request(_after_vendor_request)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app

@@ -176,3 +176,18 @@ def test_echo360_large_world_is_larger_and_still_serves_reports(report_emulator,
     report_emulator.advance(60)  # processing_seconds: 60
     detail = http.get(f"{report_emulator.url}{REPORTING}/requests/{answer.json()['requestId']}", headers=auth).json()
     assert detail["status"] == "Available"
+
+
+def test_a_request_a_rule_answers_never_reaches_the_vendor_rate_limit(report_emulator, http):
+    """Rules come before everything of the vendor's, Strigo's rate limiter included (README: Rules)."""
+    event = report_emulator.world["strigo"]["events"][0]["id"]
+    report_emulator.load_scenario({"name": "answered-first", "strigo": {"rate_limit": 2}, "rules": [
+        {"match": {"path_regex": "^/api/v1/events/"}, "times": 3, "respond": {"status": 503, "json": {"down": True}}}]})
+    creds = report_emulator.credentials["strigo"]
+    auth = {"Authorization": f"Bearer {creds['org_id']}:{creds['api_key']}"}
+    url = f"{report_emulator.url}/api/v1/events/{event}/reports/exercises"
+    answers = [http.get(url, headers=auth) for _ in range(6)]
+    assert [a.status_code for a in answers] == [503, 503, 503, 200, 200, 429]
+    assert "x-ratelimit-remaining" not in answers[0].headers
+    assert [a.headers["x-ratelimit-remaining"] for a in answers[3:]] == ["1", "0", "0"]
+    assert [e["status"] for e in report_emulator.journal()] == [503, 503, 503, 200, 200, 429]

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Blueprint, Response, current_app
 
+from .ratelimit import RateLimiter, Verdict
+
 if TYPE_CHECKING:
     from .registry import Emulator
 
@@ -14,14 +16,31 @@ class VendorModel:
     """Base of each vendor's state. Lives in models.py, never imports Flask.
 
     Subclasses set `name` and `default_credentials`, keep their mutable state on the instance,
-    and clear it in `reset()`; the seeded world they read through `self.world` is not theirs to clear.
+    and clear it in `reset()` (calling this one's, which clears the rate-limit counters); the seeded
+    world they read through `self.world` is not theirs to clear.
     """
 
     name = ""
     default_credentials: dict[str, str] = {}
+    # Calls per minute before a 429, counted on the emulator clock. None: no limit unless the active
+    # scenario sets `<vendor>: {rate_limit: N}`.
+    default_rate_limit: int | None = None
 
     def __init__(self, emulator: "Emulator"):
         self.emulator = emulator
+        self.rate_limiter = RateLimiter(emulator.clock, self.default_rate_limit or 0, 60)
+
+    def rate_limit(self) -> int | None:
+        """The scenario's `rate_limit` for this vendor, else the default (None: unlimited)."""
+        value = self.emulator.knobs(self.name).get("rate_limit")
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        return self.default_rate_limit
+
+    def hit(self, key: str | None = None) -> Verdict | None:
+        """Count one call for key (default: the whole vendor); None when there is no limit."""
+        limit = self.rate_limit()
+        return None if limit is None else self.rate_limiter.hit(key or self.name, limit)
 
     @property
     def clock(self):
@@ -43,6 +62,7 @@ class VendorModel:
 
     def reset(self) -> None:
         """Clear every piece of mutable state (requests, tokens, counters)."""
+        self.rate_limiter.reset()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from typing import Any
 
 from ...core.csvout import write_csv_file
 from ...core.jobs import Job, JobBoard, Lifecycle, Ref, Transition
-from ...core.ratelimit import RateLimiter
 from ...core.scheduler import Scheduler
 from ...core.vendor import VendorModel
 from ...settings import parse_instant
@@ -88,6 +87,7 @@ class ReportRequest:
 class Echo360Model(VendorModel):
     name = "echo360"
     default_credentials = {"client_id": "emulator-client", "client_secret": "echo360-emulator-secret"}
+    default_rate_limit = DEFAULT_RATE_LIMIT  # calls per minute per token
 
     def __init__(self, emulator):
         super().__init__(emulator)
@@ -95,7 +95,6 @@ class Echo360Model(VendorModel):
         self._folder_lock = threading.Lock()
         self.scheduler = Scheduler("echo360")
         self.board = JobBoard(REPORT_REQUEST_LIFECYCLE, self._on_transition)
-        self.limiter = RateLimiter(self.clock, DEFAULT_RATE_LIMIT, 60)
         self._root: str | None = None  # temp folder for report files, made on first use
         self._epoch = 0  # bumped by each reset: files of an older epoch live in a folder being deleted
         self._clear_state()
@@ -202,10 +201,9 @@ class Echo360Model(VendorModel):
             raise Unauthorized("invalid access token")
         if self.clock.now() >= found.expires:
             raise Unauthorized("access token expired: request a new one (tokens last 3600 seconds)")
-        limit = int(self._number_knob("rate_limit", DEFAULT_RATE_LIMIT, 0))
-        verdict = self.limiter.hit(token, limit=limit)
+        verdict = self.hit(token)
         if not verdict.allowed:
-            raise TooManyRequests(f"rate limit exceeded: {limit} calls per minute per token; retry after "
+            raise TooManyRequests(f"rate limit exceeded: {verdict.limit} calls per minute per token; retry after "
                                   f"{verdict.retry_after} seconds", verdict.retry_after)
         return found.client_id
 
@@ -407,7 +405,7 @@ class Echo360Model(VendorModel):
                     request.future.cancel()  # queued work never starts (and nobody waits on it)
             self.scheduler.clear()
             self.board.clear()
-            self.limiter.reset()
+            super().reset()
             self._clear_state()
             old = os.path.join(self._root, str(self._epoch)) if self._root else None
             self._epoch += 1

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ...core.ratelimit import RateLimiter, Verdict
 from ...core.vendor import VendorModel
 
 DEFAULT_PATHWAY_COUNT = 6
@@ -185,18 +184,6 @@ class Pathway:
 class FalkorModel(VendorModel):
     name = "falkor"
     default_credentials = {"token": "ZW11bGF0b3I6ZmFsa29yLXRva2Vu"}
-
-    def __init__(self, emulator):
-        super().__init__(emulator)
-        self.rate_limiter = RateLimiter(emulator.clock, 0, 60)
-
-    def reset(self) -> None:
-        self.rate_limiter.reset()
-
-    def hit(self) -> Verdict | None:
-        """Count a call against a scenario's `falkor: {rate_limit: N}` (per minute); None when unlimited."""
-        limit = self.emulator.knobs("falkor").get("rate_limit")
-        return None if limit is None else self.rate_limiter.hit("falkor", int(limit))
 
     # -- the world -------------------------------------------------------------------------------
 

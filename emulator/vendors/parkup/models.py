@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from ...core.ratelimit import RateLimiter, Verdict
 from ...core.vendor import VendorModel
 
 DEFAULT_CUSTOMER_COUNT = 4
@@ -59,21 +58,15 @@ class ParkUpModel(VendorModel):
 
     def __init__(self, emulator):
         super().__init__(emulator)
-        self.rate_limiter = RateLimiter(emulator.clock, 0, 60)
         self._lock = threading.Lock()
         self.access_tokens: dict[str, datetime] = {}  # access token -> when it expires
         self._issued = 0  # tokens issued since the last reset: the n-th token is drawn from the world by n
 
     def reset(self) -> None:
-        self.rate_limiter.reset()
+        super().reset()
         with self._lock:
             self.access_tokens.clear()
             self._issued = 0
-
-    def hit(self) -> Verdict | None:
-        """Count a call against a scenario's `parkup: {rate_limit: N}` (per minute); None when unlimited."""
-        limit = self.emulator.knobs("parkup").get("rate_limit")
-        return None if limit is None else self.rate_limiter.hit("parkup", int(limit))
 
     # --- tokens ------------------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from ...core.ratelimit import RateLimiter, Verdict
 from ...core.vendor import VendorModel
 from .errors import CourseNotFound, EventNotFound, RequestValidationError, Unauthorized
 
@@ -148,10 +147,10 @@ class Window:
 class StrigoModel(VendorModel):
     name = "strigo"
     default_credentials = {"org_id": "emulator-org", "api_key": "strigo-emulator-key"}
+    default_rate_limit = DEFAULT_RATE_LIMIT  # per organisation
 
     def __init__(self, emulator):
         super().__init__(emulator)
-        self.rate_limiter = RateLimiter(emulator.clock, DEFAULT_RATE_LIMIT, 60)
         # Rendered GET reports, keyed by what they depend on (see `rendered`); derived, never authoritative.
         self._rendered: OrderedDict[tuple, Any] = OrderedDict()
         self._rendered_world = None
@@ -160,7 +159,7 @@ class StrigoModel(VendorModel):
     # -- state -----------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        self.rate_limiter.reset()
+        super().reset()
         with self._rendered_lock:
             self._rendered.clear()
 
@@ -200,16 +199,6 @@ class StrigoModel(VendorModel):
 
     def knobs(self) -> dict[str, Any]:
         return self.emulator.knobs("strigo")
-
-    def rate_limit(self) -> int:
-        value = self.knobs().get("rate_limit")
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return value
-        return DEFAULT_RATE_LIMIT
-
-    def hit(self, key: str) -> Verdict:
-        """Count one request for an organisation (or an unauthenticated caller) on the emulator clock."""
-        return self.rate_limiter.hit(key, self.rate_limit())
 
     def organisation(self, authorization: str | None) -> str:
         """The org id of a valid `Bearer <ORG_ID>:<API_KEY>` header, or Unauthorized."""
