@@ -1,5 +1,8 @@
 """The pytest fixture's costs: session start, reset, stop (targets 0.3 s / 5 ms / 50 ms).
 
+Session start is measured twice: as pytest times the fixture's setup in a real session (what a user
+waits for; pytest has already imported much of the standard library), and in a bare interpreter.
+
 Measured in a fresh interpreter per run, exactly as the fixture does it: import, create_app, start the
 waitress thread, first request; then resets (after a request so there is state to clear); then stop.
 """
@@ -36,10 +39,34 @@ print(json.dumps({"start": start, "resets": resets, "stop": stop}))
 """
 
 
+PYTEST_FILE = "def test_one(report_emulator):\n    assert report_emulator.url\n"
+
+
+def pytest_session_setup(runs: int) -> list[float]:
+    """The session fixture's setup as pytest itself times it (--durations), in a fresh session each run."""
+    import re
+    import tempfile
+    from pathlib import Path
+
+    times = []
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "test_one.py").write_text(PYTEST_FILE)
+        for _ in range(runs):
+            out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=1",
+                                  "--durations-min=0", "test_one.py"], cwd=folder, capture_output=True, text=True).stdout
+            found = re.search(r"([0-9.]+)s setup", out)
+            if found:
+                times.append(float(found.group(1)))
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
+    in_pytest = pytest_session_setup(args.runs)
+    if in_pytest:
+        print(f"fixture session start inside pytest (its --durations): {summary(in_pytest)}")
     starts, resets, stops = [], [], []
     for _ in range(args.runs):
         out = subprocess.run([sys.executable, "-c", ONE_RUN], capture_output=True, text=True, check=True).stdout
@@ -47,7 +74,7 @@ def main() -> None:
         starts.append(run["start"])
         resets.extend(run["resets"])
         stops.append(run["stop"])
-    print(f"fixture session start: {summary(starts)}")
+    print(f"fixture session start, bare interpreter: {summary(starts)}")
     print(f"fixture reset:         {summary(resets, 'ms', 1000)}")
     print(f"fixture stop:          {summary(stops, 'ms', 1000)}")
 
