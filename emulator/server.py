@@ -49,8 +49,16 @@ class ServerThread:
 
 
 def serve_forever(app, host: str, port: int, threads: int = 32, on_ready=None) -> None:
-    """Run in the foreground until interrupted."""
+    """Run in the foreground until interrupted (Ctrl-C) or terminated.
+
+    SIGTERM stops it cleanly too: as a container's PID 1 the process would otherwise ignore
+    `docker stop` until the kill that follows ten seconds later.
+    """
+    import signal
+    import sys
+
     server = ServerThread(app, host, port, threads)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if on_ready:
         on_ready(server)
     try:

@@ -117,3 +117,12 @@ def test_credential_flag_overrides_default(run_server):
     wait_for(f"{base}/_emulator/health", proc)
     assert requests.get(f"{base}/_emulator/credentials").json()["parkup"] == {"token": "abc",
                                                                            "refresh_token": "parkup-emulator-refresh-token"}
+
+
+def test_sigterm_stops_the_server_cleanly(run_server):
+    """`docker stop` sends SIGTERM to PID 1, which ignores signals it has no handler for."""
+    port = free_port()
+    proc = run_server([sys.executable, "-m", "emulator", "--port", str(port)])
+    wait_for(f"http://127.0.0.1:{port}/_emulator/health", proc)
+    proc.terminate()
+    assert proc.wait(timeout=5) == 0
