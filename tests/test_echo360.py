@@ -241,6 +241,15 @@ def test_in_flight_limit_is_three_pending_requests(report_emulator, echo):
     echo.submit("videoview", params)  # finished requests free their places
 
 
+def test_in_flight_limit_is_a_scenario_knob(report_emulator, echo):
+    report_emulator.load_scenario({"name": "one-at-a-time", "echo360": {"max_in_flight": 1}})
+    params = window(report_emulator, 3, 1)
+    echo.submit("videoview", params)
+    refused = echo.post("/requests/videoview", json={"parameters": params})
+    assert refused.status_code == 400
+    assert "at most 1 report" in refused.json()["error"]
+
+
 def test_in_flight_limit_counts_per_api_client(report_emulator, echo):
     """Another token of the same API client shares the limit."""
     params = window(report_emulator, 3, 1)

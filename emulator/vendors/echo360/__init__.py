@@ -1,4 +1,7 @@
 """Echo360: asynchronous reporting API (tokens, catalogue, requests, signed assets)."""
+from marshmallow import fields, validate
+
+from ...core.scenarios import register_knob
 from ...core.vendor import Vendor
 from .contract import CONTRACT
 from .errors import contract_error, error_response
@@ -14,3 +17,6 @@ vendor = Vendor(
     contract=CONTRACT,
     contract_error=contract_error,
 )
+
+# Report requests that may be Pending at once per API client (`echo360: {max_in_flight: N}`; default 3).
+register_knob("echo360", "max_in_flight", lambda: fields.Integer(strict=True, validate=validate.Range(min=1, max=1000)))

@@ -226,7 +226,7 @@ class Echo360Model(VendorModel):
         self.catch_up(now)
         start, end = self._window(spec, parameters, now)
         with self._lock:
-            limit = IN_FLIGHT_LIMIT
+            limit = int(self._number_knob("max_in_flight", IN_FLIGHT_LIMIT, 1))
             in_flight = sum(1 for r in self.requests.values() if r.client_id == client_id and self.status(r) == "Pending")
             if in_flight >= limit:
                 raise BadRequest(f"in-flight limit reached: at most {limit} report requests may be Pending at once "
