@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # and the journal records last, the answer as sent. One hook each side: less per-request overhead.
     app.before_request(_before_vendor_request)
     app.after_request(_after_vendor_request)
+    app.teardown_request(lambda _exc: emulator.unpin())
     app.register_blueprint(admin)
     for vendor in VENDORS:
         emulator.add_vendor(vendor)
@@ -51,7 +52,11 @@ def vendor_for_path(path: str):
 
 
 def _before_vendor_request():
-    """Before a vendor handler: start the timer, check the contract, then the scenario's rules and faults."""
+    """Before any handler: pin one consistent state for the request (the store's version is checked).
+
+    Before a vendor handler also: start the timer, check the contract, then the scenario's rules and faults.
+    """
+    current_app.extensions["emulator"].sync()
     if request.path.startswith("/_emulator"):
         return None
     g.started = time.perf_counter()
