@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS map (ns TEXT NOT NULL, name TEXT NOT NULL, field TEXT
 CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, ns TEXT NOT NULL, name TEXT NOT NULL,
                                 size INTEGER NOT NULL, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS log_by_name ON log (ns, name, seq);
+CREATE TABLE IF NOT EXISTS log_size (ns TEXT NOT NULL, name TEXT NOT NULL, items INTEGER NOT NULL, bytes INTEGER NOT NULL,
+                                     PRIMARY KEY (ns, name)) WITHOUT ROWID;
 """
 
 
@@ -193,23 +195,27 @@ class SqliteStore(Store):
     # --- capped logs -----------------------------------------------------------------------------
 
     def log_append(self, name: str, item: dict, max_items: int, max_bytes: int) -> None:
+        """Insert, then drop the oldest while over a cap; a running total (log_size) spares a scan per append."""
         text = json.dumps(item, separators=(",", ":"), default=str)
 
         def run(conn):
             ns = self.namespace
             conn.execute("INSERT INTO log (ns, name, size, value) VALUES (?, ?, ?, ?)", (ns, name, len(text), text))
-            count, total = conn.execute("SELECT count(*), coalesce(sum(size), 0) FROM log WHERE ns = ? AND name = ?",
-                                        (ns, name)).fetchone()
-            if count <= max_items and total <= max_bytes:
+            items, total = conn.execute(
+                "INSERT INTO log_size (ns, name, items, bytes) VALUES (?, ?, 1, ?) ON CONFLICT (ns, name) "
+                "DO UPDATE SET items = items + 1, bytes = bytes + excluded.bytes RETURNING items, bytes",
+                (ns, name, len(text))).fetchone()
+            if items <= max_items and total <= max_bytes:
                 return
-            drop, dropped_bytes = max(count - max_items, 0), 0
-            cut = None
+            cut, dropped, dropped_bytes = None, 0, 0
             for seq, size in conn.execute("SELECT seq, size FROM log WHERE ns = ? AND name = ? ORDER BY seq", (ns, name)):
-                if drop <= 0 and total - dropped_bytes <= max_bytes:
+                if items - dropped <= max_items and total - dropped_bytes <= max_bytes:
                     break
-                cut, drop, dropped_bytes = seq, drop - 1, dropped_bytes + size
+                cut, dropped, dropped_bytes = seq, dropped + 1, dropped_bytes + size
             if cut is not None:
                 conn.execute("DELETE FROM log WHERE ns = ? AND name = ? AND seq <= ?", (ns, name, cut))
+                conn.execute("UPDATE log_size SET items = items - ?, bytes = bytes - ? WHERE ns = ? AND name = ?",
+                             (dropped, dropped_bytes, ns, name))
 
         self._write(run)
 
@@ -218,7 +224,11 @@ class SqliteStore(Store):
         return [json.loads(value) for (value,) in rows]
 
     def log_clear(self, name: str) -> None:
-        self._db.execute("DELETE FROM log WHERE ns = ? AND name = ?", (self.namespace, name))
+        def run(conn):
+            conn.execute("DELETE FROM log WHERE ns = ? AND name = ?", (self.namespace, name))
+            conn.execute("DELETE FROM log_size WHERE ns = ? AND name = ?", (self.namespace, name))
+
+        self._write(run)
 
     # --- the store as a whole --------------------------------------------------------------------
 
@@ -229,12 +239,14 @@ class SqliteStore(Store):
                 conn.execute("DELETE FROM kv WHERE ns = ? AND substr(key, 1, 5) != 'meta:'", (ns,))
                 conn.execute("DELETE FROM map WHERE ns = ?", (ns,))
                 conn.execute("DELETE FROM log WHERE ns = ?", (ns,))
+                conn.execute("DELETE FROM log_size WHERE ns = ?", (ns,))
                 return
             for prefix in prefixes:
                 n = len(prefix)
                 conn.execute("DELETE FROM kv WHERE ns = ? AND substr(key, 1, ?) = ?", (ns, n, prefix))
                 conn.execute("DELETE FROM map WHERE ns = ? AND substr(name, 1, ?) = ?", (ns, n, prefix))
                 conn.execute("DELETE FROM log WHERE ns = ? AND substr(name, 1, ?) = ?", (ns, n, prefix))
+                conn.execute("DELETE FROM log_size WHERE ns = ? AND substr(name, 1, ?) = ?", (ns, n, prefix))
 
         self._write(run)
 

@@ -1,0 +1,300 @@
+"""The Redis store (redis-py): shared by replicas on any number of machines.
+
+Every key is `report-emulator:{namespace}:{type}:{name}`, the type being `v` (a JSON value or a
+counter), `h` (a map, a Redis hash), `l` (a capped log, a list of JSON) or `n` (a log's byte total),
+so a value and a map of the same name never collide and a namespace is one SCAN pattern.
+
+Each method is one atomic operation in as few round trips as possible: plain commands, a small Lua
+script where a check-then-act must be atomic (scripts run whole, nothing interleaves), and
+WATCH/MULTI/EXEC for `update`, whose function runs in Python. One client with a connection pool
+per process: a forked child makes its own (sockets must not be shared across a fork).
+Generated report files are regenerated on demand by any replica, so each process keeps its own
+temporary folder, as the memory store does.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+from typing import Any, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from . import DELETE, SCHEMA_VERSION, Store, StoreError
+from .memory import temporary_files_dir
+
+CONNECT_TIMEOUT = 2.0  # seconds: an unreachable server is reported quickly
+SOCKET_TIMEOUT = 10.0  # seconds: a server that stops answering fails the request instead of hanging it
+SCAN_BATCH = 500  # keys per SCAN step and per UNLINK in wipe
+
+
+def _retry(times: int = 1) -> Retry:
+    """Retry a command on a dropped connection (a server restart, an idle socket closed), soon."""
+    return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=times)
+
+
+PUT_IF_ABSENT = """
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+"""
+
+# KEYS: the window. ARGV: now, seconds. Stored as `[started,count]`, the JSON the other backends
+# store. `started` is kept as the text Python wrote (Lua would round a float it formats itself).
+WINDOW_HIT = """
+local now, seconds = tonumber(ARGV[1]), tonumber(ARGV[2])
+local started, count = ARGV[1], 0
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local text, n = string.match(stored, '^%[([^,]+),(%d+)%]$')
+  local t = text and tonumber(text)
+  if t and now - t < seconds and now >= t then started, count = text, tonumber(n) end
+end
+count = count + 1
+redis.call('SET', KEYS[1], '[' .. started .. ',' .. string.format('%d', count) .. ']')
+return {count, started}
+"""
+
+MAP_TAKE = """
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return value
+"""
+
+# KEYS: the list, its byte total. ARGV: the item's JSON, max items, max bytes.
+LOG_APPEND = """
+local count = redis.call('RPUSH', KEYS[1], ARGV[1])
+local total = redis.call('INCRBY', KEYS[2], string.len(ARGV[1]))
+local max_items, max_bytes = tonumber(ARGV[2]), tonumber(ARGV[3])
+if count <= max_items and total <= max_bytes then return count end
+while count > 0 and (count > max_items or total > max_bytes) do
+  total = total - string.len(redis.call('LPOP', KEYS[1]))
+  count = count - 1
+end
+if count == 0 then redis.call('DEL', KEYS[1], KEYS[2]) else redis.call('SET', KEYS[2], total) end
+return count
+"""
+
+SCRIPTS = {"put_if_absent": PUT_IF_ABSENT, "window_hit": WINDOW_HIT, "map_take": MAP_TAKE, "log_append": LOG_APPEND}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _glob_escape(text: str) -> str:
+    """Escape Redis's glob characters, so a namespace is matched literally by SCAN MATCH."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class RedisStore(Store):
+    kind = "redis"
+    shared = True
+
+    def __init__(self, url: str, namespace: str = "emulator"):
+        super().__init__(url, namespace)
+        self._prefix = f"report-emulator:{namespace}:"
+        self._lock = threading.Lock()
+        self._files: str | None = None
+        self._pid = -1
+        try:
+            self._connect()
+            self._check_schema()
+        except StoreError:
+            self.close()
+            raise
+
+    # --- connections -----------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        """A client with its own pool for this process, and the scripts registered on it."""
+        try:
+            parts = urlsplit(self.url)
+            if parts.scheme in ("redis", "rediss") and not re.fullmatch(r"/?(\d+)?", parts.path):
+                raise ValueError("the database must be a number")  # redis-py would quietly use 0
+            client = redis.Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=CONNECT_TIMEOUT,
+                                          socket_timeout=SOCKET_TIMEOUT, retry=_retry())
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"--state {self.describe()}: not a valid redis URL ({_one_line(exc)}); "
+                             f"use redis://[:PASSWORD@]HOST:PORT/DB") from None
+        self._client = client
+        self._scripts = {name: client.register_script(source) for name, source in SCRIPTS.items()}
+        self._pid = os.getpid()
+
+    @property
+    def _redis(self) -> redis.Redis:
+        if self._pid != os.getpid():  # forked: never use the parent's sockets
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._connect()
+        return self._client
+
+    def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        """Run one of SCRIPTS (EVALSHA; redis-py loads it again if the server lost it)."""
+        client = self._redis
+        return self._scripts[script](keys=keys, args=args, client=client)
+
+    def _check_schema(self) -> None:
+        """Reach the server and refuse a namespace written by a newer emulator; mark a new one.
+
+        The first contact does not retry, so an unreachable server is reported after one timeout."""
+        client = self._client
+        client.set_retry(_retry(0))
+        try:
+            stored = self.put_if_absent("meta:schema", SCHEMA_VERSION)
+        except redis.AuthenticationError as exc:
+            raise StoreError(f"--state {self.describe()}: the server refused the credentials ({_one_line(exc)})") from None
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreError(f"--state {self.describe()}: cannot reach the redis server ({_one_line(exc)})") from None
+        except redis.RedisError as exc:
+            raise StoreError(f"--state {self.describe()}: the redis server cannot be used as a store ({_one_line(exc)})") from None
+        except ValueError:  # not JSON
+            stored = "not JSON"
+        finally:
+            client.set_retry(_retry())
+        if not isinstance(stored, int):
+            raise StoreError(f"--state {self.describe()}: namespace {self.namespace!r} holds a meta:schema of "
+                             f"another program ({stored!r}); use another database or namespace")
+        if stored > SCHEMA_VERSION:
+            raise StoreError(f"--state {self.describe()}: namespace {self.namespace!r} was written by a newer "
+                             f"report-emulator (schema {stored}, this one knows {SCHEMA_VERSION}); upgrade, "
+                             f"or use another database")
+        # Schema 1 is the first: an older one (none exists yet) would be migrated here.
+
+    def describe(self) -> str:
+        """The URL with any password masked (it is printed in the banner)."""
+        try:
+            parts = urlsplit(self.url)
+            if parts.password is None:
+                return self.url
+            user = parts.username or ""
+            host = parts.hostname or ""
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            return self.url.split("@")[-1] if "@" in self.url else self.url
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+    def _key(self, tag: str, name: str) -> str:
+        return f"{self._prefix}{tag}:{name}"
+
+    # --- plain values ----------------------------------------------------------------------------
+
+    def get(self, key: str) -> Any:
+        return _loads(self._redis.get(self._key("v", key)))
+
+    def get_many(self, keys: list[str]) -> list[Any]:
+        if not keys:
+            return []
+        return [_loads(text) for text in self._redis.mget([self._key("v", k) for k in keys])]
+
+    def put(self, key: str, value: Any) -> None:
+        self._redis.set(self._key("v", key), _dumps(value))
+
+    def put_if_absent(self, key: str, value: Any) -> Any:
+        return _loads(self._run("put_if_absent", [self._key("v", key)], [_dumps(value)]))
+
+    def delete(self, key: str) -> None:
+        self._redis.delete(self._key("v", key))
+
+    def update(self, key: str, fn: Callable[[Any], tuple[Any, Any]]) -> Any:
+        """WATCH the key, read it, run fn, write in MULTI/EXEC; run again if another writer got there first."""
+        name = self._key("v", key)
+
+        def attempt(pipe: redis.client.Pipeline) -> Any:
+            new, result = fn(_loads(pipe.get(name)))  # an exception here aborts: nothing was queued
+            pipe.multi()
+            if new is DELETE:
+                pipe.delete(name)
+            else:
+                pipe.set(name, _dumps(new))
+            return result
+
+        return self._redis.transaction(attempt, name, value_from_callable=True)
+
+    def incr(self, key: str, amount: int = 1) -> int:
+        return self._redis.incrby(self._key("v", key), amount)
+
+    def window_hit(self, key: str, now: float, seconds: float) -> tuple[int, float]:
+        count, started = self._run("window_hit", [self._key("v", key)], [_dumps(now), _dumps(seconds)])
+        return count, json.loads(started)
+
+    # --- maps ------------------------------------------------------------------------------------
+
+    def map_get(self, name: str, field: str) -> Any:
+        return _loads(self._redis.hget(self._key("h", name), field))
+
+    def map_put(self, name: str, field: str, value: Any) -> None:
+        self._redis.hset(self._key("h", name), field, _dumps(value))
+
+    def map_take(self, name: str, field: str) -> Any:
+        return _loads(self._run("map_take", [self._key("h", name)], [field]))
+
+    def map_delete(self, name: str, fields: list[str]) -> None:
+        if fields:
+            self._redis.hdel(self._key("h", name), *fields)
+
+    def map_all(self, name: str) -> dict[str, Any]:
+        return {field: json.loads(value) for field, value in self._redis.hgetall(self._key("h", name)).items()}
+
+    # --- capped logs -----------------------------------------------------------------------------
+
+    def log_append(self, name: str, item: dict, max_items: int, max_bytes: int) -> None:
+        # ASCII JSON (json.dumps's default), so its length in characters is its length in bytes.
+        text = json.dumps(item, separators=(",", ":"), default=str)
+        self._run("log_append", [self._key("l", name), self._key("n", name)], [text, max_items, max_bytes])
+
+    def log_items(self, name: str) -> list[dict]:
+        return [json.loads(text) for text in self._redis.lrange(self._key("l", name), 0, -1)]
+
+    def log_clear(self, name: str) -> None:
+        self._redis.delete(self._key("l", name), self._key("n", name))
+
+    # --- the store as a whole --------------------------------------------------------------------
+
+    def wipe(self, prefixes: list[str] | None = None) -> None:
+        """SCAN the namespace and UNLINK in batches. Not one atomic step: a write racing a wipe may
+        survive it (a reset is a rare, operator-driven event)."""
+        client = self._redis
+        skip = len(self._prefix) + 2  # past `{type}:`
+
+        def doomed(key: str) -> bool:
+            name = key[skip:]
+            return name.startswith(tuple(prefixes)) if prefixes else not name.startswith("meta:")
+
+        batch: list[str] = []
+        for key in client.scan_iter(match=_glob_escape(self._prefix) + "*", count=SCAN_BATCH):
+            if doomed(key):
+                batch.append(key)
+            if len(batch) >= SCAN_BATCH:
+                client.unlink(*batch)
+                batch = []
+        if batch:
+            client.unlink(*batch)
+
+    @property
+    def files_dir(self) -> str:
+        with self._lock:
+            if self._files is None:
+                self._files = temporary_files_dir()
+            return self._files
+
+    def close(self) -> None:
+        if self._files:
+            shutil.rmtree(self._files, ignore_errors=True)
+            self._files = None
+        client = getattr(self, "_client", None)
+        if client is not None and self._pid == os.getpid():
+            client.close()
