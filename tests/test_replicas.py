@@ -1,0 +1,158 @@
+"""Several emulator processes on one shared store behave as one emulator (issue: past one core).
+
+Each guarantee is proved through real HTTP against real `serve` processes: two replicas on one
+SQLite file, and two replicas on one real redis-server. (The same guarantees hold for
+`serve --workers 2`, whose workers are such processes; tests/test_workers.py covers the server.)
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+NOW = "2026-01-15T00:00:00Z"
+REPORTING = "/public/api/v1/reporting"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Replica:
+    def __init__(self, state: str, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(self.port), "--state", state,
+                                      "--clock", "manual", "--now", NOW, *args],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"replica exited: {self.proc.stderr.read()}")
+            try:
+                requests.get(f"{self.url}/_emulator/health", timeout=1)
+                return
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("replica never answered") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def fleet(request, tmp_path):
+    """Two replicas sharing one store, reset before the test."""
+    if request.param == "sqlite":
+        state = f"sqlite:{tmp_path / 'state.db'}"
+    else:
+        state = request.getfixturevalue("redis_url")
+        import redis
+
+        redis.Redis.from_url(state).flushdb()
+    first = Replica(state)
+    second = Replica(state)
+    requests.post(f"{first.url}/_emulator/reset", json={})
+    yield first.url, second.url
+    first.stop()
+    second.stop()
+
+
+def token(url: str) -> str:
+    creds = requests.get(f"{url}/_emulator/credentials").json()["echo360"]
+    return requests.post(f"{url}/oauth2/access_token", params={"grant_type": "client_credentials", **creds}).json()["access_token"]
+
+
+def bearer(value: str) -> dict:
+    return {"Authorization": f"Bearer {value}"}
+
+
+def test_one_clock(fleet):
+    a, b = fleet
+    moved = requests.post(f"{a}/_emulator/clock/advance", json={"seconds": 3600}).json()
+    assert requests.get(f"{b}/_emulator/clock").json() == moved
+    requests.post(f"{b}/_emulator/clock", json={"now": "2026-02-01T00:00:00Z"})
+    assert requests.get(f"{a}/_emulator/clock").json()["now"] == "2026-02-01T00:00:00Z"
+
+
+def test_a_reset_through_one_is_seen_by_all(fleet):
+    a, b = fleet
+    old = token(a)
+    assert requests.get(f"{b}{REPORTING}/reports", headers=bearer(old)).status_code == 200
+    requests.post(f"{a}/_emulator/clock/advance", json={"seconds": 60})
+    assert requests.post(f"{b}/_emulator/reset", json={}).status_code == 200
+    assert requests.get(f"{a}/_emulator/clock").json()["now"] == NOW
+    assert requests.get(f"{a}{REPORTING}/reports", headers=bearer(old)).status_code == 401
+
+
+def test_one_scenario_whose_times_are_exact_across_replicas(fleet):
+    a, b = fleet
+    scenario = {"name": "once", "rules": [{"name": "once", "match": {"path": "/api/v1/health"}, "times": 1,
+                                           "respond": {"status": 418, "json": {"error": "teapot"}}}]}
+    assert requests.put(f"{a}/_emulator/scenario", json=scenario).status_code == 200
+    assert requests.get(f"{b}/_emulator/scenario").json()["scenario"]["name"] == "once"
+    org = requests.get(f"{a}/_emulator/credentials").json()["strigo"]
+    headers = {"Authorization": f"Bearer {org['api_key']}", "x-strigo-org-id": org["org_id"]}
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda n: requests.get(f"{(a, b)[n % 2]}/api/v1/health", headers=headers).status_code,
+                                 range(40)))
+    assert statuses.count(418) == 1
+    rules = requests.get(f"{b}/_emulator/scenario").json()["rules"]
+    assert (rules[0]["matched"], rules[0]["answered"]) == (40, 1)
+
+
+def test_one_rate_limit_window_counted_across_replicas(fleet):
+    a, b = fleet
+    requests.put(f"{a}/_emulator/scenario", json={"name": "limited", "falkor": {"rate_limit": 5}})
+    creds = requests.get(f"{a}/_emulator/credentials").json()["falkor"]
+    headers = {"Authorization": f"Basic {creds['token']}", "Content-Type": "application/json"}
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda n: requests.post(f"{(a, b)[n % 2]}/v1/logs/pathway-logs", json={},
+                                                         headers=headers).status_code, range(12)))
+    assert statuses.count(429) == 7
+
+
+def test_one_journal_in_order_of_arrival(fleet):
+    a, b = fleet
+    for n in range(6):
+        requests.get(f"{(a, b)[n % 2]}/api/v1/health", params={"n": n})
+    entries = requests.get(f"{b}/_emulator/journal").json()["requests"]
+    assert [e["query"] for e in entries] == [f"n={n}" for n in range(6)]
+    assert requests.get(f"{a}/_emulator/journal").json()["requests"] == entries
+
+
+def test_echo360_across_replicas(fleet):
+    a, b = fleet
+    shared = token(a)  # a token from one replica works on the other
+    body = {"parameters": {"start": "2026-01-10", "end": "2026-01-11"}, "output": {"compression": True}}
+
+    def submit(n: int) -> int:
+        return requests.post(f"{(a, b)[n % 2]}{REPORTING}/requests/confused", json=body, headers=bearer(shared)).status_code
+
+    with ThreadPoolExecutor(10) as pool:
+        statuses = list(pool.map(submit, range(10)))
+    assert statuses.count(200) == 3 and statuses.count(400) == 7  # the in-flight limit of 3 holds across replicas
+    listed_a = requests.get(f"{a}{REPORTING}/requests", headers=bearer(shared)).json()["requests"]
+    listed_b = requests.get(f"{b}{REPORTING}/requests", headers=bearer(shared)).json()["requests"]
+    assert listed_a == listed_b and len(listed_a) == 3
+    requests.post(f"{b}/_emulator/clock/advance", json={"seconds": 600})
+    request_id = listed_a[0]["requestId"]
+    link = requests.get(f"{a}{REPORTING}/requests/{request_id}", headers=bearer(shared)).json()["signedAssets"][0]
+    from_a = requests.get(link)
+    from_b = requests.get(link.replace(a, b))
+    assert from_a.status_code == from_b.status_code == 200
+    assert from_a.content == from_b.content and gzip.decompress(from_a.content)
