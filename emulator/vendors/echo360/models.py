@@ -419,6 +419,40 @@ class Echo360Model(VendorModel):
         if self._root:
             shutil.rmtree(self._root, ignore_errors=True)
 
+    def overview(self, base_url: str) -> list[dict[str, Any]]:
+        """Every API client's report requests, newest first, with their lifecycle's instants (the dashboard).
+
+        `available_at` is when the request leaves Pending (for its outcome, whatever that is);
+        `link_expires` and `download_url` are set only while it is Available.
+        """
+        now = self.clock.now()
+        self.catch_up(now)
+        with self._lock:
+            requests = list(reversed(self.requests.values()))
+        rows = []
+        for request in requests:
+            job = self.board.get(request.id)
+            settings = job.settings if job is not None else {}
+            status = self.status(request)
+            file_expires = request.created + timedelta(seconds=RETENTION_SECONDS)
+            available = status == "Available"
+            rows.append({
+                "request_id": request.id,
+                "client_id": request.client_id,
+                "report_name": request.report_name,
+                "parameters": dict(request.parameters),
+                "status": status,
+                "created": format_created(request.created),
+                "available_at": format_created(request.created + timedelta(
+                    seconds=settings.get("processing_seconds", DEFAULT_PROCESSING_SECONDS))),
+                "outcome": settings.get("outcome", status),
+                "link_expires": format_created(min(now + timedelta(seconds=LINK_SECONDS), file_expires))
+                if available else None,
+                "file_expires": format_created(file_expires),
+                "download_url": self._sign(request, base_url, now) if available else None,
+            })
+        return rows
+
 
 def _one_year_before(now: datetime) -> datetime:
     day = now.date()
