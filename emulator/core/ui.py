@@ -165,7 +165,7 @@ def scenarios():
                                   for name, path in shipped_scenarios().items()]})
 
 
-@ui.get("/scenarios/<name>")
+@ui.get("/scenarios/<path:name>")
 def scenario_text(name: str):
     """A shipped scenario's YAML text (PUT it to /_emulator/scenario to load it)."""
     path = shipped_scenarios().get(name)
