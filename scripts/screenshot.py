@@ -98,6 +98,7 @@ def main() -> int:
             page.get_by_text("Pending", exact=True).wait_for()
             page.locator("#journal-rows tr").filter(has_text="output=xml").click()
             page.get_by_role("button", name="Close details").wait_for()
+            page.locator(".journal-wrap").evaluate("wrap => { wrap.scrollTop = 0; }")  # the click scrolled it
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=args.out)
             browser.close()
