@@ -48,7 +48,7 @@ def strigo_headers(report_emulator) -> dict:
 
 # --- the JSON helpers, through HTTP ------------------------------------------------------------------
 
-def test_echo360_requests_across_clients_with_their_lifecycle(report_emulator, http):
+def test_echo360_requests_newest_first_with_their_lifecycle(report_emulator, http):
     url = f"{report_emulator.url}/_emulator/echo360/requests"
     assert http.get(url).json() == {"requests": []}
     headers = echo360_headers(report_emulator, http)
