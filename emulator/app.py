@@ -7,6 +7,7 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .core.admin import admin
+from .core.ui import ui
 from .core.clock import wall_now
 from .core.contract import check_request
 from .core.faults import after_vendor_request, before_vendor_request, break_connection
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.after_request(_after_vendor_request)
     app.teardown_request(lambda _exc: emulator.unpin())
     app.register_blueprint(admin)
+    app.register_blueprint(ui)  # the dashboard, /_emulator/ui
     for vendor in VENDORS:
         emulator.add_vendor(vendor)
         app.register_blueprint(vendor.blueprint)
