@@ -2,7 +2,8 @@
 
 Each entry (recorded by app.py's after-request hook): method, path, query, status (None when a
 connection reset answered nothing), vendor, `at` (emulator clock), `wall_at` (wall clock),
-duration_ms, rule (the scenario rule that answered, if any), fault, body (capped).
+duration_ms, rule (the scenario rule that answered, if any), fault, body; each entry is cut to size
+and its secrets masked by limits.bound_entry, and the entries in all weigh at most max_bytes.
 """
 from __future__ import annotations
 
@@ -11,16 +12,31 @@ import threading
 from collections import deque
 from typing import Any
 
+from .limits import JOURNAL_MAX_BYTES, entry_bytes
+
 
 class Journal:
-    def __init__(self, cap: int = 1000):
+    def __init__(self, cap: int = 1000, max_bytes: int = JOURNAL_MAX_BYTES):
         self.cap = cap
+        self.max_bytes = max_bytes  # the entries' text (limits.entry_bytes) in all; the oldest go first
         self._entries: deque[dict[str, Any]] = deque(maxlen=cap)
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def record(self, entry: dict[str, Any]) -> None:
+        size = entry_bytes(entry)
         with self._lock:
+            if len(self._entries) == self.cap:
+                self._bytes -= entry_bytes(self._entries.popleft())
             self._entries.append(entry)
+            self._bytes += size
+            while self._bytes > self.max_bytes and len(self._entries) > 1:
+                self._bytes -= entry_bytes(self._entries.popleft())
+
+    @property
+    def bytes(self) -> int:
+        """What the entries weigh, as counted against max_bytes."""
+        return self._bytes
 
     def entries(
         self,
@@ -61,8 +77,10 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
 
     def resize(self, cap: int) -> None:
         with self._lock:
             self.cap = cap
             self._entries = deque(self._entries, maxlen=cap)
+            self._bytes = sum(entry_bytes(e) for e in self._entries)

@@ -23,7 +23,7 @@ from typing import Any
 from ...core.csvout import write_csv_file
 from ...core.jobs import Job, JobBoard, Lifecycle, Ref, Transition
 from ...core.scheduler import Scheduler
-from ...core.vendor import VendorModel
+from ...core.vendor import VendorModel, same_secret
 from ...settings import parse_instant
 from . import data
 from .errors import AccessDenied, BadRequest, NotFound, TooManyRequests, Unauthorized
@@ -172,10 +172,10 @@ class Echo360Model(VendorModel):
             raise Unauthorized("invalid client: unknown client_id")
         with self._lock:
             if grant_type == "client_credentials":
-                if client_secret != creds["client_secret"]:
+                if not same_secret(client_secret, creds["client_secret"]):
                     raise Unauthorized("invalid client: wrong or missing client_secret")
             elif grant_type == "refresh_token":
-                if client_secret is not None and client_secret != creds["client_secret"]:
+                if client_secret is not None and not same_secret(client_secret, creds["client_secret"]):
                     raise Unauthorized("invalid client: wrong client_secret")
                 if not refresh_token or self.refresh_tokens.get(refresh_token) != client_id:
                     raise Unauthorized("invalid grant: the refresh_token is unknown or has already been used")
