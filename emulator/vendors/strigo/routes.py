@@ -100,8 +100,8 @@ def activity_body() -> dict:
     else:
         try:
             payload = read_json(raw)
-        except LimitExceeded as exc:
-            raise StrigoError(exc.message) from None  # 400 BadRequest, the limit named
+        except LimitExceeded as exc:  # Strigo refuses every unreadable body with its 422, the limit named
+            raise RequestValidationError([("body", "body", f"The body is not valid JSON: {exc.message}")]) from None
         except ValueError as exc:
             raise RequestValidationError([("body", "body", f"The body is not valid JSON: {exc}")]) from None
         if payload is None:
