@@ -10,7 +10,7 @@ from .core.admin import admin
 from .core.clock import wall_now
 from .core.contract import check_request
 from .core.faults import after_vendor_request, before_vendor_request, break_connection
-from .core.limits import JOURNAL_BODY_BYTES, MAX_BODY_BYTES, bound_entry, too_large_message
+from .core.limits import JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, MAX_BODY_BYTES, bound_entry, too_large_message
 from .core.registry import Emulator
 from .settings import Settings, format_instant
 from .vendors import VENDORS
@@ -102,7 +102,7 @@ def _check_contract():
     at = format_instant(emulator.clock.now())
     strict = emulator.strict
     for violation in g.violations:
-        emulator.violations.append({"vendor": spec.name, "method": request.method, "path": request.path,
+        emulator.violations.append({"vendor": spec.name, "method": request.method, "path": request.path[:JOURNAL_PATH_BYTES],
                                     "at": at, "strict": strict, **violation})
     if not strict:
         return None

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from marshmallow import RAISE, Schema, ValidationError
 
-from .limits import MAX_VIOLATIONS, LimitExceeded, read_json
+from .limits import MAX_VIOLATIONS, VIOLATION_TEXT_BYTES, LimitExceeded, read_json
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -221,4 +221,6 @@ def check_request(op: Operation, args: dict[str, list[str]], headers: Mapping[st
         violations = violations[:MAX_VIOLATIONS] + [Violation(
             first.location, "_more", "too many violations",
             f"and {more} more violations, not recorded (at most {MAX_VIOLATIONS} per request)")]
-    return violations
+    cut = VIOLATION_TEXT_BYTES  # a parameter's name can be as long as the request line
+    return [v if len(v.param) <= cut and len(v.message) <= cut else
+            Violation(v.location, v.param[:cut], v.rule, v.message[:cut]) for v in violations]

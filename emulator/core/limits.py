@@ -17,7 +17,7 @@ MAX_JSON_DEPTH = 64  # arrays and objects nested in a JSON or YAML body, at most
 JOURNAL_BODY_BYTES = 2048  # characters of a request body a journal entry keeps
 JOURNAL_QUERY_BYTES = 2048  # characters of a query string a journal entry keeps
 JOURNAL_PATH_BYTES = 1024  # characters of a path a journal entry keeps
-JOURNAL_TEXT_BYTES = 200  # characters of each text (param, message) of a recorded violation
+VIOLATION_TEXT_BYTES = 200  # characters of each text (param, message) of a recorded violation
 MAX_VIOLATIONS = 10  # contract violations recorded for one request, plus one "and N more"
 JOURNAL_ENTRY_BYTES = 16 * 1024  # one journal entry at most (the caps above add up to less)
 JOURNAL_MAX_BYTES = 8 * 1024 * 1024  # the whole journal at most; the oldest entries go first
@@ -176,7 +176,7 @@ def bound_entry(entry: dict[str, Any]) -> dict[str, Any]:
     violations = out.get("violations")
     if violations:
         keep = MAX_VIOLATIONS + 1  # room for check_request's "and N more"
-        out["violations"] = [{k: (v[:JOURNAL_TEXT_BYTES] if isinstance(v, str) else v) for k, v in item.items()}
+        out["violations"] = [{k: (v[:VIOLATION_TEXT_BYTES] if isinstance(v, str) else v) for k, v in item.items()}
                              for item in violations[:keep]]
         if len(violations) > keep:
             cut["violations"] = {"kept": keep, "of": len(violations)}
