@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from emulator.core.limits import (JOURNAL_ENTRY_BYTES, JOURNAL_MAX_BYTES, MAX_BODY_BYTES, MAX_JSON_DEPTH,
-                                  MAX_VIOLATIONS, entry_bytes)
+                                  MAX_SCENARIO_BYTES, MAX_VIOLATIONS, entry_bytes)
 
 DEEP = "[" * 100_000 + "]" * 100_000
 JSON_CT = {"Content-Type": "application/json"}
@@ -107,6 +107,14 @@ def test_a_single_alias_is_refused_too(report_emulator, http):
     response = http.put(f"{report_emulator.url}/_emulator/scenario", data=text, headers={"Content-Type": "application/yaml"})
     assert response.status_code == 400
     assert "line 3" in response.json()["error"]
+
+
+def test_a_scenario_past_its_size_limit_is_400_naming_it(report_emulator, http):
+    text = "name: big\n" + "# padding\n" * (MAX_SCENARIO_BYTES // 10)
+    response = http.put(f"{report_emulator.url}/_emulator/scenario", data=text, headers={"Content-Type": "application/yaml"})
+    assert response.status_code == 400
+    assert f"more than the limit of {MAX_SCENARIO_BYTES}" in response.json()["errors"]["_body"][0]
+    assert report_emulator.scenario["scenario"] is None
 
 
 # --- 3. the journal in bytes ----------------------------------------------------------------------
