@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from emulator.core.limits import (JOURNAL_ENTRY_BYTES, JOURNAL_MAX_BYTES, MAX_BODY_BYTES, MAX_JSON_DEPTH,
-                                  MAX_SCENARIO_BYTES, MAX_VIOLATIONS, entry_bytes)
+                                  MAX_SCENARIO_BYTES, MAX_VIOLATIONS, entry_bytes, json_too_deep, mask_secrets)
 
 DEEP = "[" * 100_000 + "]" * 100_000
 JSON_CT = {"Content-Type": "application/json"}
@@ -62,6 +62,33 @@ def test_nesting_at_the_limit_is_read(report_emulator, http):
     response = http.post(f"{report_emulator.url}/_emulator/reset", data=body, headers=JSON_CT)
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["seed"]
+
+
+@pytest.mark.parametrize("text, deep", [
+    ("[" * 3 + "]" * 3, False),
+    ("[" * 4 + "]" * 4, True),
+    ('[{"a": [1]}]', False),
+    ('[{"a": [[1]]}]', True),
+    ('["[[[[[[", "{{{{{{"]', False),  # brackets inside strings do not count
+    ('["a\\"[[[[[[", 1]', False),  # an escaped quote does not end the string
+    ("[[][][][][][][]]", False),  # many arrays, none deep
+    ("[[]" * 4, True),  # never closed, still four deep
+    ('["never ends, [[[[[[[[', False),  # json.loads refuses it at the string, before any nesting after it
+])
+def test_depth_is_counted_outside_strings(text, deep):
+    assert json_too_deep(text, 3) is deep
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("grant_type=x&client_secret=s3cr3t&client_id=c", "grant_type=x&client_secret=***&client_id=c"),
+    ("Token=abc", "Token=***"),
+    ("my_token=abc", "my_token=abc"),  # a name that merely ends like a secret's
+    ('{"access_token": "abc", "x": 1}', '{"access_token": "***", "x": 1}'),
+    ('{"password": 12345}', '{"password": "***"}'),
+    ('{"api_key": "cut off by the journal', '{"api_key": "***"'),
+])
+def test_secret_values_are_masked(text, masked):
+    assert mask_secrets(text) == masked
 
 
 @pytest.fixture

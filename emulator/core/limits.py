@@ -131,10 +131,8 @@ def read_yaml(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
 _SECRETS = "|".join(SECRET_NAMES)
 # name=value in a query string or form body (name matched whole, case-insensitively).
 _FORM_SECRET = re.compile(rf"(?i)(^|[&;?])((?:{_SECRETS})=)[^&;]*")
-# "name": "value" in a JSON body, the value possibly cut off by truncation.
-_JSON_SECRET = re.compile(rf'(?i)("(?:{_SECRETS})"\s*:\s*)"(?:[^"\\]|\\.)*"?')
-
-
+# "name": "value" (or a bare number) in a JSON body, the value possibly cut off by truncation.
+_JSON_SECRET = re.compile(rf'(?i)("(?:{_SECRETS})"\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^\s,}}\]]+)')
 _ANY_SECRET = re.compile(r"(?i)token|secret|password|api_key")
 
 
