@@ -2,7 +2,7 @@
 
 Starts `python -m emulator serve` as a subprocess, then several client threads send a mix of good
 calls, bad input (deep JSON, a YAML alias bomb, 1,000 unknown query parameters, wrong credentials,
-malformed bodies) and big bodies (1 MB, and 11 MB past the limit) to every vendor, with the journal
+malformed bodies) and big bodies (1 MB, and 11 MB, just past the 10 MiB limit) to every vendor, with the journal
 filled to its cap. Every few seconds it reads the server's RSS from /proc. At the end it prints
 memory at start, after warm-up, in the middle and at the end, and the 5xx count (the goal: flat
 within 10% after warm-up, 0 5xx). Linux only (/proc).
@@ -35,7 +35,7 @@ ALIAS_BOMB = "\n".join(['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol",
 JSON_CT = {"Content-Type": "application/json"}
 MANY_PARAMS = "&".join(f"p{n}=v" for n in range(1000))
 ONE_MB = b'{"pathway": "' + b"x" * (1024 * 1024) + b'"}'
-ELEVEN_MB = b"x" * (11 * 1024 * 1024)
+ELEVEN_MB = b"x" * 11_000_000  # 11 MB: just past the 10 MiB limit
 
 
 def rss_kib(pid: int) -> int:

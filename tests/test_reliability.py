@@ -200,7 +200,7 @@ def test_secrets_are_masked_in_the_journal(report_emulator, http):
 
 def test_a_body_past_the_limit_is_413_in_the_vendors_envelope(report_emulator, http):
     token = echo_token(report_emulator, http)
-    big = b'{"parameters": {"x": "' + b"x" * (11 * 1024 * 1024) + b'"}}'
+    big = b'{"parameters": {"x": "' + b"x" * 11_000_000 + b'"}}'
     response = http.post(f"{report_emulator.url}{ECHO_SUBMIT}", data=big,
                          headers={**JSON_CT, "Authorization": f"Bearer {token}"})
     assert response.status_code == 413
@@ -212,7 +212,7 @@ def test_a_body_past_the_limit_is_413_in_the_vendors_envelope(report_emulator, h
 
 def test_a_chunked_body_past_the_limit_is_413_too(report_emulator, http):
     token = report_emulator.credentials["falkor"]["token"]
-    chunks = (b"x" * (1024 * 1024) for _ in range(11))  # no Content-Length: sent chunked
+    chunks = (b"x" * (512 * 1024) for _ in range(21))  # 10.5 MiB with no Content-Length: sent chunked
     response = http.post(f"{report_emulator.url}{FALKOR}", data=chunks,
                          headers={**JSON_CT, "Authorization": f"Basic {token}"})
     assert response.status_code == 413
