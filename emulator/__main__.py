@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--scale", type=int, default=None, help="world size multiplier (EMULATOR_SCALE; default 1)")
     serve.add_argument("--strict", action="store_true", default=None, help="refuse requests that break the vendor contract (EMULATOR_STRICT)")
     serve.add_argument("--journal-cap", type=int, default=None, help="most journal entries kept (EMULATOR_JOURNAL_CAP; default 1000)")
+    serve.add_argument("--state", default=None, help="memory, sqlite:PATH or redis://HOST:PORT/DB (EMULATOR_STATE; default memory)")
     serve.add_argument("--threads", type=int, default=None, help="worker threads (default 32)")
     serve.add_argument("--credential", action="append", type=_credential, default=[], metavar="VENDOR.KEY=VALUE",
                        help="override a default credential, e.g. strigo.api_key=secret (repeatable)")
@@ -72,7 +73,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings.from_env(
         host=args.host, port=args.port, seed=args.seed, scenarios=args.scenario, clock=args.clock,
         now=args.now, scale=args.scale, strict=args.strict, journal_cap=args.journal_cap,
-        threads=args.threads, credentials=credentials or None,
+        threads=args.threads, credentials=credentials or None, state=args.state,
     )
 
 
@@ -80,7 +81,11 @@ def serve(settings: Settings) -> None:
     from .app import create_app
     from .server import serve_forever
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # a store that cannot be used (core/store/): one line, exit 2
+        print(f"report-emulator: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     emulator = app.extensions["emulator"]
 
     def ready(server) -> None:
@@ -89,6 +94,7 @@ def serve(settings: Settings) -> None:
         for name, model in emulator.vendors.items():
             creds = ", ".join(f"{k}={v}" for k, v in model.credentials().items())
             lines.append(f"  {name}: {creds}")
+        lines.append(f"  state: {emulator.describe_state()}")
         lines.append(f"  admin: {server.url}/_emulator/health")
         print("\n".join(lines), flush=True)
 

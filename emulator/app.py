@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(_refuse_large_body)
     app.before_request(_before_vendor_request)
     app.after_request(_after_vendor_request)
+    app.teardown_request(lambda _exc: emulator.unpin())
     app.register_blueprint(admin)
     for vendor in VENDORS:
         emulator.add_vendor(vendor)
@@ -62,7 +63,11 @@ def _refuse_large_body():
 
 
 def _before_vendor_request():
-    """Before a vendor handler: start the timer, check the contract, then the scenario's rules and faults."""
+    """Before any handler: pin one consistent state for the request (the store's version is checked).
+
+    Before a vendor handler also: start the timer, check the contract, then the scenario's rules and faults.
+    """
+    current_app.extensions["emulator"].sync()
     if request.path.startswith("/_emulator"):
         return None
     g.started = time.perf_counter()

@@ -39,6 +39,8 @@ class Settings:
     strict: bool = False
     journal_cap: int = 1000
     threads: int = 32
+    # Where state lives: memory (default), sqlite:PATH or redis://HOST:PORT/DB (core/store/).
+    state: str = "memory"
     # {"strigo": {"api_key": "..."}}: overrides of the documented default credentials.
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -71,6 +73,8 @@ class Settings:
             values["scale"] = _int(env["EMULATOR_SCALE"], "EMULATOR_SCALE")
         if "EMULATOR_STRICT" in env:
             values["strict"] = env["EMULATOR_STRICT"].strip().lower() in ("1", "true", "yes", "on")
+        if env.get("EMULATOR_STATE"):
+            values["state"] = env["EMULATOR_STATE"]
         if "EMULATOR_JOURNAL_CAP" in env:
             values["journal_cap"] = _int(env["EMULATOR_JOURNAL_CAP"], "EMULATOR_JOURNAL_CAP")
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -86,13 +86,19 @@ def test_journal_records_vendor_calls_only(report_emulator, http):
     assert http.get(f"{url}/_emulator/journal").json() == {"requests": []}
 
 
-def test_journal_is_bounded():
+def test_journal_is_bounded_in_entries_and_bytes():
     from emulator.core.journal import Journal
+    from emulator.core.store.memory import MemoryStore
 
-    journal = Journal(cap=3)
+    journal = Journal(MemoryStore(), cap=3)
     for i in range(5):
         journal.record({"method": "GET", "path": f"/{i}", "vendor": "strigo"})
     assert [e["path"] for e in journal.entries()] == ["/2", "/3", "/4"]
+    journal = Journal(MemoryStore(), cap=100, max_bytes=1000)
+    for i in range(20):
+        journal.record({"method": "GET", "path": f"/{i}", "body": "x" * 200})
+    kept = journal.entries()
+    assert [e["path"] for e in kept] == [f"/{i}" for i in range(20 - len(kept), 20)] and 2 <= len(kept) <= 4
 
 
 def test_reset_with_seed_then_without_returns_to_start_seed(report_emulator, http):

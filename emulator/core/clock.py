@@ -1,14 +1,22 @@
 """The emulator's clock: the only source of "now".
 
 A manual clock stands still until a test sets or advances it; a real clock follows the wall clock
-plus an offset (so it can be moved too). Listeners run after every move, so that lifecycles whose
-transitions fall due complete before the call that moved the clock returns.
+plus an offset (so it can be moved too). Its position lives in the store (`clock`: mode, start,
+manual position, offset), so every process and replica reads the same time; this object only
+computes "now" from the state the emulator last read, and writes moves through the store.
+
+Listeners run after every move made through this process (Echo360 waits there for report files
+that the move made due, so a client that sees Available can download at once).
 """
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+from ..settings import format_instant, parse_instant
+
+if TYPE_CHECKING:
+    from .registry import Emulator
 
 
 def wall_now() -> datetime:
@@ -16,56 +24,72 @@ def wall_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def clock_state(mode: str, start: datetime, follow_wall: bool) -> dict:
+    """A clock at its start: manual at `start`; real at `start` (or simply the wall clock)."""
+    offset = 0.0 if follow_wall else (start - wall_now()).total_seconds()
+    return {"mode": mode, "start": format_instant(start), "manual": start.isoformat(), "offset": offset}
+
+
 class Clock:
-    def __init__(self, mode: str = "manual", start: datetime | None = None):
-        if mode not in ("real", "manual"):
-            raise ValueError(f"clock mode must be real or manual, not {mode!r}")
-        self.mode = mode
-        self.start = (start or wall_now().replace(microsecond=0)).astimezone(timezone.utc)
-        self._lock = threading.RLock()
+    def __init__(self, emulator: "Emulator"):
+        self._emulator = emulator
         self._listeners: list[Callable[[datetime], None]] = []
-        self._manual_now = self.start
-        # Real mode keeps an offset from the wall clock so --now and set() work there too.
-        self._offset = self.start - wall_now() if start is not None else timedelta(0)
-        self._start_offset = self._offset
+
+    @property
+    def _state(self) -> dict:
+        return self._emulator.snapshot().clock
+
+    @property
+    def mode(self) -> str:
+        return self._state["mode"]
+
+    @property
+    def start(self) -> datetime:
+        return parse_instant(self._state["start"])
 
     def now(self) -> datetime:
-        if self.mode == "manual":
-            return self._manual_now
-        return wall_now() + self._offset
+        state = self._state
+        if state["mode"] == "manual":
+            return _manual(state)
+        return wall_now() + timedelta(seconds=state["offset"])
 
     def set(self, value: datetime) -> datetime:
-        with self._lock:
-            value = value.astimezone(timezone.utc)
-            if self.mode == "manual":
-                self._manual_now = value
-            else:
-                self._offset = value - wall_now()
-        self._notify()
-        return self.now()
+        value = value.astimezone(timezone.utc)
+
+        def move(state: dict) -> dict:
+            if state["mode"] == "manual":
+                return {**state, "manual": value.isoformat()}
+            return {**state, "offset": (value - wall_now()).total_seconds()}
+
+        return self._move(move)
 
     def advance(self, seconds: float) -> datetime:
-        with self._lock:
-            if self.mode == "manual":
-                self._manual_now = self._manual_now + timedelta(seconds=seconds)
-            else:
-                self._offset += timedelta(seconds=seconds)
-        self._notify()
-        return self.now()
+        def move(state: dict) -> dict:
+            if state["mode"] == "manual":
+                return {**state, "manual": (_manual(state) + timedelta(seconds=seconds)).isoformat()}
+            return {**state, "offset": state["offset"] + seconds}
 
-    def reset(self, start: datetime | None = None) -> None:
-        """Back to the start time (or a new one); listeners are kept, nothing fires."""
-        with self._lock:
-            if start is not None:
-                self.start = start.astimezone(timezone.utc)
-                self._start_offset = self.start - wall_now()
-            self._manual_now = self.start
-            self._offset = self._start_offset
+        return self._move(move)
+
+    def set_mode(self, mode: str) -> None:
+        """Switch between manual and real, keeping the current time."""
+
+        def move(state: dict) -> dict:
+            current = _manual(state) if state["mode"] == "manual" else wall_now() + timedelta(seconds=state["offset"])
+            return {**state, "mode": mode, "manual": current.isoformat(), "offset": (current - wall_now()).total_seconds()}
+
+        self._move(move)
 
     def subscribe(self, listener: Callable[[datetime], None]) -> None:
         self._listeners.append(listener)
 
-    def _notify(self) -> None:
+    def _move(self, change: Callable[[dict], dict]) -> datetime:
+        self._emulator.change_clock(change)
         now = self.now()
         for listener in list(self._listeners):
             listener(now)
+        return now
+
+
+def _manual(state: dict) -> datetime:
+    return state.get("_manual") or datetime.fromisoformat(state["manual"])

@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import os
+import threading
 from typing import Any, Callable, Iterable, Sequence
 
 
@@ -54,11 +55,12 @@ def write_csv_file(path: str, header: Sequence[str], batches: Iterable[Iterable[
     Strings are quoted and numbers bare (the vendor's sample: `"Alice","home",2,"2020-02-02"`),
     lines end with `\\n`. Memory stays at one batch whatever the size of the report. The gzip member
     carries no file name or time, so the same rows give the same bytes. The file appears complete
-    or not at all (written to `<path>.part`, then renamed).
+    or not at all (written to a part file of this process and thread, then renamed), so two processes
+    writing the same report at once both leave the same complete bytes.
     """
     if delimiter not in DELIMITERS:
         raise ValueError(f"delimiter must be one of {DELIMITERS!r}, not {delimiter!r}")
-    part = path + ".part"
+    part = f"{path}.{os.getpid()}-{threading.get_ident()}.part"
     rows = 0
     try:
         with open(part, "wb") as raw:

@@ -1,42 +1,50 @@
-"""The bounded request journal: vendor calls only, oldest first, oldest dropped past the cap.
+"""The bounded request journal: vendor calls only, oldest first, oldest dropped past the caps.
 
-Each entry (recorded by app.py's after-request hook): method, path, query, status (None when a
-connection reset answered nothing), vendor, `at` (emulator clock), `wall_at` (wall clock),
-duration_ms, rule (the scenario rule that answered, if any), fault, body; each entry is cut to size
-and its secrets masked by limits.bound_entry, and the entries in all weigh at most max_bytes.
+It lives in the store (a capped log), so every process and replica appends to one journal, in
+order of arrival. Each entry (recorded by app.py's after-request hook): method, path, query, status
+(None when a connection reset answered nothing), vendor, `at` (emulator clock), `wall_at` (wall
+clock), duration_ms, rule (the scenario rule that answered, if any), fault, body, violations; each
+entry cut to size and its secrets masked by limits.bound_entry.
 """
 from __future__ import annotations
 
 import difflib
-import threading
-from collections import deque
-from typing import Any
+from typing import Any, Iterator
 
-from .limits import JOURNAL_MAX_BYTES, entry_bytes
+from .limits import JOURNAL_MAX_BYTES  # the journal's entries together, in bytes of JSON
+from .store import Store
 
 
-class Journal:
-    def __init__(self, cap: int = 1000, max_bytes: int = JOURNAL_MAX_BYTES):
+class RequestLog:
+    """A capped log in the store (entries and bytes), oldest first."""
+
+    def __init__(self, store: Store, name: str, cap: int, max_bytes: int):
+        self.store = store
+        self.name = name
         self.cap = cap
-        self.max_bytes = max_bytes  # the entries' text (limits.entry_bytes) in all; the oldest go first
-        self._entries: deque[dict[str, Any]] = deque(maxlen=cap)
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self.max_bytes = max_bytes
 
     def record(self, entry: dict[str, Any]) -> None:
-        size = entry_bytes(entry)
-        with self._lock:
-            if len(self._entries) == self.cap:
-                self._bytes -= entry_bytes(self._entries.popleft())
-            self._entries.append(entry)
-            self._bytes += size
-            while self._bytes > self.max_bytes and len(self._entries) > 1:
-                self._bytes -= entry_bytes(self._entries.popleft())
+        self.store.log_append(self.name, entry, self.cap, self.max_bytes)
 
-    @property
-    def bytes(self) -> int:
-        """What the entries weigh, as counted against max_bytes."""
-        return self._bytes
+    append = record
+
+    def items(self) -> list[dict[str, Any]]:
+        return self.store.log_items(self.name)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.items())
+
+    def clear(self) -> None:
+        self.store.log_clear(self.name)
+
+    def resize(self, cap: int) -> None:
+        self.cap = cap
+
+
+class Journal(RequestLog):
+    def __init__(self, store: Store, cap: int = 1000, max_bytes: int = JOURNAL_MAX_BYTES):
+        super().__init__(store, "journal", cap, max_bytes)
 
     def entries(
         self,
@@ -46,8 +54,7 @@ class Journal:
         path_prefix: str | None = None,
         rule: str | None = None,
     ) -> list[dict]:
-        with self._lock:
-            items = list(self._entries)
+        items = self.items()
         if vendor:
             items = [e for e in items if e["vendor"] == vendor]
         if method:
@@ -73,14 +80,3 @@ class Journal:
                 scored.append((-(score + 2 * (entry["path"] == path) + 0.5 * (entry["method"] == method)), entry))
         scored.sort(key=lambda pair: pair[0])
         return [entry for _, entry in scored[:limit]]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
-    def resize(self, cap: int) -> None:
-        with self._lock:
-            self.cap = cap
-            self._entries = deque(self._entries, maxlen=cap)
-            self._bytes = sum(entry_bytes(e) for e in self._entries)

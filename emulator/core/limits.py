@@ -196,13 +196,5 @@ def bound_entry(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def entry_bytes(entry: dict[str, Any]) -> int:
-    """An entry's size as the journal counts it: its text values' lengths, plus 16 per field."""
-    size = 16 * len(entry)
-    for value in entry.values():
-        if isinstance(value, str):
-            size += len(value)
-        elif isinstance(value, list):
-            size += sum(len(str(v)) + 16 for item in value for v in (item.values() if isinstance(item, dict) else (item,)))
-        elif isinstance(value, dict):
-            size += sum(len(str(v)) + 16 for v in value.values())
-    return size
+    """An entry's size as the store counts it against JOURNAL_MAX_BYTES: its compact JSON."""
+    return len(json.dumps(entry, separators=(",", ":"), default=str))

@@ -1,11 +1,16 @@
-"""Fixed-window request counters on the emulator clock (a moved clock moves the window too)."""
+"""Fixed-window request counters on the emulator clock (a moved clock moves the window too).
+
+A key's window starts at its first call (as express-rate-limit's do), and each hit is one atomic
+`window_hit` in the store, so replicas that share a store count one window per key.
+"""
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from datetime import datetime
+from typing import TYPE_CHECKING
 
-from .clock import Clock
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .store import Store
 
 
 @dataclass(frozen=True)
@@ -18,32 +23,23 @@ class Verdict:
 
 
 class RateLimiter:
-    def __init__(self, clock: Clock, limit: int, window_seconds: int = 60):
+    def __init__(self, store: "Store", clock: "Clock", prefix: str, limit: int, window_seconds: int = 60):
+        self.store = store
         self.clock = clock
+        self.prefix = prefix  # the vendor's own keys (`strigo:rate:`), cleared with its state
         self.limit = limit
         self.window_seconds = window_seconds
-        self._windows: dict[str, tuple[datetime, int]] = {}
-        self._lock = threading.Lock()
 
     def hit(self, key: str, limit: int | None = None) -> Verdict:
         """Count one call for key and say whether it is within the limit (this call's, or the default)."""
         limit = self.limit if limit is None else limit
-        now = self.clock.now()
-        with self._lock:
-            started, count = self._windows.get(key, (now, 0))
-            if (now - started).total_seconds() >= self.window_seconds or now < started:
-                started, count = now, 0
-            count += 1
-            self._windows[key] = (started, count)
-        ends = started.timestamp() + self.window_seconds
+        now = self.clock.now().timestamp()
+        count, started = self.store.window_hit(f"{self.prefix}{key}", now, self.window_seconds)
+        ends = started + self.window_seconds
         return Verdict(
             allowed=count <= limit,
             limit=limit,
             remaining=max(limit - count, 0),
             reset_epoch=int(ends),
-            retry_after=max(int(ends - now.timestamp() + 0.999), 1),
+            retry_after=max(int(ends - now + 0.999), 1),
         )
-
-    def reset(self) -> None:
-        with self._lock:
-            self._windows.clear()

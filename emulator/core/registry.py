@@ -1,40 +1,171 @@
-"""The one registry of mutable state, and the one reset that clears it."""
+"""The one registry of mutable state, and the one reset that clears it.
+
+Everything mutable lives in the store (core/store/). This object holds what a process derives from
+it: a snapshot of the rarely-changing state (the clock's position, the world, the active scenario),
+re-read only when the store's version number moves. Every request starts by checking that number
+(one cheap read) and pins its snapshot, so a vendor call sees one consistent world from start to end
+even when a reset or a scenario swaps the world meanwhile.
+
+Store keys (namespaced by the store): `start` (the start-up seed, time, clock mode and scale: what a
+reset returns to), `clock`, `world` (the world's identity; the world itself is rebuilt from it),
+`scenario` (its serial number and validated data), `meta:version`, `meta:generation` (bumped by every
+reset: ids drawn after it never repeat ids drawn before), `meta:instance` and `meta:secret` (random per
+store), rule counters, rate-limit windows, the journal and violations logs, and each vendor's keys,
+which start with its name (`echo360:requests:...`).
+"""
 from __future__ import annotations
 
+import contextvars
 import threading
-from collections import deque
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
 
-from ..settings import Settings, parse_instant
-from .clock import Clock
-from .journal import Journal
+from ..settings import Settings, format_instant, parse_instant
+from .clock import Clock, clock_state, wall_now
+from .journal import Journal, RequestLog
 from .scenarios import ActiveScenario
 from .scenarios import load as load_scenario_source
+from .store import Store, open_store
 from .vendor import Vendor, VendorModel
 from .world import World
 
+VIOLATIONS_MAX_BYTES = 4 * 1024 * 1024  # recorded contract violations kept, in bytes of JSON
+
+_pinned: contextvars.ContextVar["Snapshot | None"] = contextvars.ContextVar("emulator_snapshot", default=None)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one request reads of the rarely-changing state: all of it from one version."""
+
+    version: int
+    generation: int
+    clock: dict
+    world: World
+    base_seed: int  # the seed the world returns to when a scenario that set another one is cleared
+    scenario: dict | None
+    scenario_serial: int  # changes with every scenario loaded or cleared (its rule counters' namespace)
+    active: ActiveScenario | None
+
 
 class Emulator:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, store: Store | None = None):
         self.settings = settings
-        self.clock = Clock(settings.clock, settings.now)
-        self.start_seed = settings.seed
-        self.start_time = self.clock.start
-        self.world = World(settings.seed, self.clock.start, settings.scale)
-        self.journal = Journal(settings.journal_cap)
-        # Requests that broke their vendor's documented contract (contract.py), oldest first.
-        self.violations: deque[dict[str, Any]] = deque(maxlen=settings.journal_cap)
+        self.store = store or open_store(getattr(settings, "state", "memory"))
+        identity = self.store.identity()
+        self.instance: str = identity["instance"]
+        self.secret: str = identity["secret"]
         self.vendors: dict[str, VendorModel] = {}
         self.vendor_specs: dict[str, Vendor] = {}
-        # The active scenario, validated, as a plain dict (None when there is none), and its rules.
-        self.scenario: dict[str, Any] | None = None
-        self.active: ActiveScenario | None = None
         self._lock = threading.RLock()
-        # The seed the world returns to when a scenario that set another one is cleared.
-        self._base_seed = settings.seed
-        if settings.scenarios:
-            self.load_scenario(settings.scenarios)
+        self._worlds: dict[tuple, World] = {}
+        self._snapshot: Snapshot | None = None
+        self.clock = Clock(self)
+        self.journal = Journal(self.store, settings.journal_cap)
+        self.violations = RequestLog(self.store, "violations", settings.journal_cap, VIOLATIONS_MAX_BYTES)
+        start = self.store.get("start")
+        # Start-up flags set up an empty store; a store that holds state is resumed as it is.
+        self.resumed = start is not None
+        if not self.resumed:
+            now = (settings.now or wall_now().replace(microsecond=0)).astimezone(timezone.utc)
+            start = {"seed": settings.seed, "now": format_instant(now), "mode": settings.clock,
+                     "follow_wall": settings.clock == "real" and settings.now is None, "scale": settings.scale}
+            start = self.store.put_if_absent("start", start)
+        self._start = start
+        if not self.resumed:
+            self._write_start(start, start["seed"], parse_instant(start["now"]))
+            if settings.scenarios:
+                self.load_scenario(settings.scenarios)
+
+    # --- the snapshot ------------------------------------------------------------------------------
+
+    def sync(self) -> Snapshot:
+        """Re-read the state if another process (or thread) changed it, and pin it for this request."""
+        snapshot = self._current()
+        _pinned.set(snapshot)
+        return snapshot
+
+    def unpin(self) -> None:
+        _pinned.set(None)
+
+    def snapshot(self) -> Snapshot:
+        """The request's pinned snapshot; outside a request, the current one."""
+        return _pinned.get() or self._current()
+
+    def _current(self) -> Snapshot:
+        snapshot = self._snapshot
+        if snapshot is None or snapshot.version != (self.store.get("meta:version") or 0):
+            snapshot = self._load()
+        return snapshot
+
+    def _load(self) -> Snapshot:
+        version, generation, clock, world, scenario = self.store.get_many(
+            ["meta:version", "meta:generation", "clock", "world", "scenario"])
+        start = self.store.get("start") or getattr(self, "_start", None)
+        if clock is None or world is None:  # a reset in another process is half-way: read its start
+            anchor = parse_instant(start["now"])
+            clock = clock or clock_state(start["mode"], anchor, start["follow_wall"])
+            world = world or {"seed": start["seed"], "anchor": start["now"], "scale": start["scale"], "overrides": {},
+                              "base_seed": start["seed"]}
+        clock = {**clock, "_manual": datetime.fromisoformat(clock["manual"])}
+        data = (scenario or {}).get("data")
+        built = self._world(world)
+        active = ActiveScenario(data, built.seed, self.store, scenario["serial"]) if data else None
+        snapshot = Snapshot(version or 0, generation or 0, clock, built, world.get("base_seed", built.seed), data,
+                            (scenario or {}).get("serial", 0), active)
+        with self._lock:
+            if self._snapshot is None or snapshot.version >= self._snapshot.version:
+                self._snapshot = snapshot
+        return snapshot
+
+    def _world(self, identity: dict) -> World:
+        """The world for a stored identity, built once per process and kept while it is in use."""
+        key = (identity["seed"], identity["anchor"], identity["scale"], repr(identity.get("overrides") or {}))
+        world = self._worlds.get(key)
+        if world is None:
+            with self._lock:
+                world = self._worlds.get(key)
+                if world is None:
+                    world = World(identity["seed"], parse_instant(identity["anchor"]), identity["scale"],
+                                  dict(identity.get("overrides") or {}))
+                    if len(self._worlds) >= 4:  # keep a few: a scenario flip and back costs nothing
+                        self._worlds.pop(next(iter(self._worlds)))
+                    self._worlds[key] = world
+        return world
+
+    def _changed(self) -> None:
+        """After a write to the clock, world or scenario: tell every process, and re-read here."""
+        self.store.incr("meta:version")
+        snapshot = self._load()
+        if _pinned.get() is not None:
+            _pinned.set(snapshot)
+
+    # --- what the rest of the emulator reads ----------------------------------------------------------
+
+    @property
+    def world(self) -> World:
+        return self.snapshot().world
+
+    @property
+    def scenario(self) -> dict | None:
+        return self.snapshot().scenario
+
+    @property
+    def active(self) -> ActiveScenario | None:
+        return self.snapshot().active
+
+    @property
+    def generation(self) -> int:
+        return self.snapshot().generation
+
+    @property
+    def start_seed(self) -> int:
+        return self._start["seed"]
+
+    @property
+    def start_time(self) -> datetime:
+        return parse_instant(self._start["now"])
 
     def add_vendor(self, vendor: Vendor) -> VendorModel:
         model = vendor.model(self)
@@ -55,23 +186,51 @@ class Emulator:
         """Credentials set by the active scenario (`credentials: {strigo: {api_key: ...}}`), if any."""
         return dict((self.scenario or {}).get("credentials") or {})
 
+    def describe_state(self) -> str:
+        """For the banner: which store, and whether it resumed existing state."""
+        if self.resumed:
+            return f"{self.store.describe()} (resumed existing state: clock at {format_instant(self.clock.now())})"
+        return f"{self.store.describe()} (new)"
+
+    # --- moves -------------------------------------------------------------------------------------
+
+    def change_clock(self, change: Callable[[dict], dict]) -> None:
+        """Apply a move to the stored clock atomically (the Clock's set/advance/set_mode)."""
+        with self._lock:
+            def move(state):
+                if state is None:
+                    state = self.snapshot().clock
+                state = {k: v for k, v in state.items() if not k.startswith("_")}
+                return change(state), None
+
+            self.store.update("clock", move)
+            self._changed()
+
     def reset(self, seed: int | None = None, now: datetime | None = None) -> None:
         """Clear every mutable thing and set the clock back to its start.
 
-        No seed and no time: back to the start seed and start time. The seeded world is rebuilt
-        only when the seed, anchor or size changed, so a plain reset is cheap.
+        No seed and no time: back to the start seed and start time. Every id, token and link issued
+        before is refused after (the generation moves on). The seeded world is rebuilt only when the
+        seed, anchor or size changed, so a plain reset is cheap.
         """
         with self._lock:
-            self.scenario = None
-            self.active = None
-            self._base_seed = self.start_seed if seed is None else seed
-            self.clock.mode = self.settings.clock
-            self.journal.clear()
-            self.violations.clear()
-            self.clock.reset(now or self.start_time)
-            self._use_world(self.start_seed if seed is None else seed, self.clock.start, self.settings.scale, {})
+            start = self._start
+            self.store.wipe()
+            self.store.put("start", start)
+            self.store.incr("meta:generation")
+            self._write_start(start, start["seed"] if seed is None else seed,
+                              now.astimezone(timezone.utc) if now else parse_instant(start["now"]),
+                              follow_wall=start["follow_wall"] and now is None)
             for model in self.vendors.values():
                 model.reset()
+
+    def _write_start(self, start: dict, seed: int, anchor: datetime, follow_wall: bool | None = None) -> None:
+        follow = start["follow_wall"] if follow_wall is None else follow_wall
+        self.store.put("clock", clock_state(start["mode"], anchor, follow))
+        self.store.put("world", {"seed": seed, "anchor": format_instant(anchor), "scale": start["scale"],
+                                 "overrides": {}, "base_seed": seed})
+        self.store.put("scenario", None)
+        self._changed()
 
     def load_scenario(self, source: Any) -> dict:
         """Validate a scenario (path, dict, or a list of them) and make it the active one.
@@ -92,22 +251,29 @@ class Emulator:
         data = data or None
         section = data or {}
         with self._lock:
+            current = self.snapshot()
             clock = section.get("clock") or {}
-            if "mode" in clock and clock["mode"] != self.clock.mode:
-                current = self.clock.now()
-                self.clock.mode = clock["mode"]
-                self.clock.set(current)
+            if "mode" in clock and clock["mode"] != current.clock["mode"]:
+                self.clock.set_mode(clock["mode"])
+            world = dict(current.world.identity_dict())
             if "now" in clock:
-                self.clock.reset(parse_instant(clock["now"]))
-            world = dict(section.get("world") or {})
-            scale = world.pop("scale", self.settings.scale)
-            seed = section.get("seed", self._base_seed)
-            changed = self._use_world(seed, self.clock.start, scale, world)
+                anchor = parse_instant(clock["now"])
+                self.store.put("clock", clock_state(self.snapshot().clock["mode"], anchor, False))
+                world["anchor"] = format_instant(anchor)
+            overrides = dict(section.get("world") or {})
+            world["scale"] = overrides.pop("scale", self._start["scale"])
+            world["overrides"] = overrides
+            world["seed"] = section.get("seed", current.base_seed)
+            world["base_seed"] = current.base_seed
+            changed = world != {**current.world.identity_dict(), "base_seed": current.base_seed}
+            self.store.put("world", world)
             if changed or clock:
+                self.store.wipe(prefixes=[f"{name}:" for name in self.vendors])
                 for model in self.vendors.values():
                     model.reset()
-            self.scenario = data
-            self.active = ActiveScenario(data, seed) if data else None
+            serial = self.store.incr("meta:scenario_serial")
+            self.store.put("scenario", {"serial": serial, "data": data} if data else None)
+            self._changed()
 
     def scenario_status(self) -> dict:
         """The active scenario and its rules' match counters (GET /_emulator/scenario)."""
@@ -121,10 +287,7 @@ class Emulator:
                 return spec
         return None
 
-    def _use_world(self, seed: int, anchor: datetime, scale: int, overrides: dict) -> bool:
-        """Rebuild the world if seed, anchor, size or overrides changed; True when it did."""
-        candidate = World(seed, anchor, scale, overrides)
-        if candidate.identity != self.world.identity:
-            self.world = candidate
-            return True
-        return False
+    def close(self) -> None:
+        for model in self.vendors.values():
+            model.close()
+        self.store.close()

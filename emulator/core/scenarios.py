@@ -373,7 +373,9 @@ _NOT_JSON = object()
 
 
 class Rule:
-    def __init__(self, index: int, spec: dict):
+    """One rule, compiled. Its counters live in the store (exact across processes and replicas)."""
+
+    def __init__(self, index: int, spec: dict, counters: str):
         self.index = index
         self.spec = spec
         self.match = spec.get("match") or {}
@@ -384,8 +386,8 @@ class Rule:
         self.respond = spec.get("respond")
         self.fault = spec.get("fault")
         self.delay_ms = spec.get("delay_ms", 0)
-        self.matched = 0  # requests that reached this rule and matched it
-        self.answered = 0  # of those, the ones this rule acted on
+        self.matched_key = f"{counters}:{index}:matched"  # requests that reached this rule and matched it
+        self.answered_key = f"{counters}:{index}:answered"  # of those, the ones this rule acted on
 
     @property
     def name(self) -> str:
@@ -415,22 +417,25 @@ class Rule:
                 return False
         return True
 
-    def status(self) -> dict:
-        return {"index": self.index, "name": self.name, "kind": self.kind, "matched": self.matched, "answered": self.answered}
-
 
 class ActiveScenario:
-    """A loaded scenario's rules, their counters, and its seeded latency draws."""
+    """A loaded scenario's rules, their counters (in the store), and its seeded latency draws."""
 
-    def __init__(self, data: dict, seed: int):
+    def __init__(self, data: dict, seed: int, store: Any, serial: int):
         self.data = data
-        self.rules = [Rule(i, spec) for i, spec in enumerate(data.get("rules") or [])]
+        self.store = store
+        counters = f"scenario:{serial}:rules"
+        self.rules = [Rule(i, spec, counters) for i, spec in enumerate(data.get("rules") or [])]
         self.latency = data.get("latency") or {}
         self._rng = random.Random(stable_hash(seed, "scenario-latency"))
         self._lock = threading.Lock()
 
     def pick(self, request: Any) -> Rule | None:
-        """The first rule that answers this request (counting matches in order), or None."""
+        """The first rule that answers this request (counting matches in order), or None.
+
+        Each count is one atomic increment in the store; a rule past its `times` takes its claim
+        back, so exactly `times` requests are answered across every process.
+        """
         parsed: list = []
 
         def body() -> Any:
@@ -442,17 +447,17 @@ class ActiveScenario:
                     parsed.append(_NOT_JSON)
             return parsed[0]
 
-        with self._lock:
-            for rule in self.rules:
-                if not rule.matches(request, body):
-                    continue
-                rule.matched += 1
-                if rule.matched <= rule.after:
-                    continue
-                if rule.times is not None and rule.answered >= rule.times:
-                    continue
-                rule.answered += 1
-                return rule
+        store = self.store
+        for rule in self.rules:
+            if not rule.matches(request, body):
+                continue
+            if store.incr(rule.matched_key) <= rule.after:
+                continue
+            answered = store.incr(rule.answered_key)
+            if rule.times is not None and answered > rule.times:
+                store.incr(rule.answered_key, -1)
+                continue
+            return rule
         return None
 
     def latency_ms(self, vendor: str | None) -> float:
@@ -466,4 +471,13 @@ class ActiveScenario:
             return self._rng.uniform(low, high)
 
     def status(self) -> dict:
-        return {"scenario": self.data, "rules": [rule.status() for rule in self.rules]}
+        keys = [key for rule in self.rules for key in (rule.matched_key, rule.answered_key)]
+        counts = self.store.get_many(keys) if keys else []
+        rules = []
+        for n, rule in enumerate(self.rules):
+            matched, answered = counts[2 * n] or 0, counts[2 * n + 1] or 0
+            if rule.times is not None:
+                answered = min(answered, rule.times)  # a claim being taken back
+            rules.append({"index": rule.index, "name": rule.name, "kind": rule.kind, "matched": matched,
+                          "answered": answered})
+        return {"scenario": self.data, "rules": rules}

@@ -1,6 +1,6 @@
-"""A thin APScheduler wrapper: background work now, and calls at a later (wall-clock) moment.
+"""A thin APScheduler wrapper: background work (Echo360's report files) in a small thread pool.
 
-No business logic: callers say what to run and when. The BackgroundScheduler is started lazily on
+No business logic: callers say what to run. The BackgroundScheduler is started lazily on
 first use (never at import or app creation, to keep start-up fast); `clear()` only drops queued jobs
 (cheap, for resets) and `shutdown()` stops without waiting.
 """
@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
-from datetime import timedelta
 from typing import Any, Callable
-
-from .clock import wall_now
 
 
 class Scheduler:
@@ -60,18 +57,6 @@ class Scheduler:
 
         self._get().add_job(run)  # no trigger: run once, now
         return future
-
-    def call_later(self, key: str, seconds: float, fn: Callable[[], Any]) -> None:
-        """Call fn after `seconds` of wall time, replacing any earlier call under the same key."""
-        when = wall_now() + timedelta(seconds=max(seconds, 0.0))
-        self._get().add_job(fn, "date", run_date=when, id=key, replace_existing=True)
-
-    def cancel(self, key: str) -> None:
-        if self._scheduler is not None:
-            try:
-                self._scheduler.remove_job(key)
-            except Exception:  # JobLookupError: already ran or never scheduled
-                pass
 
     def clear(self) -> None:
         """Drop every queued job (running ones finish or notice their own cancel flag)."""

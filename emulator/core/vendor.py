@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 class VendorModel:
     """Base of each vendor's state. Lives in models.py, never imports Flask.
 
-    Subclasses set `name` and `default_credentials`, keep their mutable state on the instance,
-    and clear it in `reset()` (calling this one's, which clears the rate-limit counters); the seeded
-    world they read through `self.world` is not theirs to clear.
+    Subclasses set `name` and `default_credentials` and keep their mutable state in the store
+    (`self.store`) under keys that start with their name (`echo360:requests:...`): a reset, or a
+    scenario that changes the world, clears those. `reset()` is for what a process keeps beside the
+    store (caches, background work); the seeded world they read through `self.world` is derived.
     """
 
     name = ""
@@ -29,7 +30,7 @@ class VendorModel:
 
     def __init__(self, emulator: "Emulator"):
         self.emulator = emulator
-        self.rate_limiter = RateLimiter(emulator.clock, self.default_rate_limit or 0, 60)
+        self.rate_limiter = RateLimiter(emulator.store, emulator.clock, f"{self.name}:rate:", self.default_rate_limit or 0, 60)
 
     def rate_limit(self) -> int | None:
         """The scenario's `rate_limit` for this vendor, else the default (None: unlimited)."""
@@ -42,6 +43,10 @@ class VendorModel:
         """Count one call for key (default: the whole vendor); None when there is no limit."""
         limit = self.rate_limit()
         return None if limit is None else self.rate_limiter.hit(key or self.name, limit)
+
+    @property
+    def store(self):
+        return self.emulator.store
 
     @property
     def clock(self):
@@ -62,8 +67,20 @@ class VendorModel:
         return {}
 
     def reset(self) -> None:
-        """Clear every piece of mutable state (requests, tokens, counters)."""
-        self.rate_limiter.reset()
+        """Forget what this process keeps beside the store (the store's own keys are wiped for us)."""
+
+    def close(self) -> None:
+        """The process is exiting: stop background work."""
+
+    def draw_rng(self, *what: str):
+        """A seeded random source for the next id or token: never the same one twice for one store.
+
+        Drawn from the world's seed, the store's random instance id, the reset generation and a
+        serial counted in the store, so the same seed gives the same ids within one store lifetime,
+        and nothing issued before a reset (or on another store) is issued again.
+        """
+        serial = self.store.incr(f"{self.name}:serial")
+        return self.world.rng(self.name, *what, self.emulator.instance, self.emulator.generation, serial)
 
 
 @dataclass(frozen=True)

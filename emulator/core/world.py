@@ -39,6 +39,13 @@ class World:
         """What makes two worlds the same; a reset that keeps it keeps the cache."""
         return (self.seed, self.anchor, self.scale, repr(sorted(self.overrides.items())))
 
+    def identity_dict(self) -> dict:
+        """The world's identity as the store keeps it (core/registry.py's `world` key)."""
+        from ..settings import format_instant
+
+        return {"seed": self.seed, "anchor": format_instant(self.anchor), "scale": self.scale,
+                "overrides": self.overrides}
+
     @property
     def history_start(self) -> datetime:
         """The first instant the world holds activity for: a year before the anchor."""

@@ -48,14 +48,15 @@ class AccessDenied(Echo360Error):
 
     status = 403
 
-    def __init__(self, message: str, details: dict[str, str] | None = None):
+    def __init__(self, message: str, details: dict[str, str] | None = None, code: str = "AccessDenied"):
         super().__init__(message)
         self.details = details or {}
+        self.code = code  # S3's error code: AccessDenied, or InvalidAccessKeyId for an unknown key id
 
     def xml(self) -> str:
         extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in self.details.items())
         return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                f"<Error><Code>AccessDenied</Code><Message>{escape(self.message)}</Message>{extra}</Error>")
+                f"<Error><Code>{self.code}</Code><Message>{escape(self.message)}</Message>{extra}</Error>")
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None):

@@ -1,29 +1,34 @@
-"""Echo360 state: API clients' tokens, report requests on their lifecycle, generated files, signed
+"""Echo360 state: API clients' tokens, report requests on their lifecycle, report files, signed
 links. Never imports Flask.
 
-A submitted request is a job on `REPORT_REQUEST_LIFECYCLE` (core/jobs.py): Pending for the scenario's
-`processing_seconds`, then its outcome, and Expired 14 days after it was created. Its file is written
-in the background (the scheduler) as soon as it is submitted; the transition to Available waits for
-that work if it is still running, so a client that sees Available can always download.
+Everything lives in the store, so any process or replica answers any call. A report request's
+status is computed from its creation time, its settings (processing time, outcome) and now
+(`REPORT_REQUEST_LIFECYCLE`): Pending for the scenario's `processing_seconds`, then its outcome, and
+Expired 14 days after it was created. Nothing is stored about its progress, so a clock jump of any
+size costs nothing.
+
+A report's bytes are a function of the world, the report, its parameters and its creation time, so
+any process can write its file: the process that takes the request starts writing it at once, and
+a download that finds no file writes it first (the same bytes). Files are kept in the store's
+folder and removed when their request is dropped. Requests are dropped 7 days after they expire
+(21 days after submission) and beyond the newest 500 per API client.
 """
 from __future__ import annotations
 
-import atexit
 import base64
 import hashlib
 import hmac
 import os
-import shutil
-import tempfile
 import threading
-from dataclasses import dataclass, field
+from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ...core.csvout import write_csv_file
-from ...core.jobs import Job, JobBoard, Lifecycle, Ref, Transition
+from ...core.jobs import Lifecycle, Ref, Transition
 from ...core.scheduler import Scheduler
-from ...core.vendor import VendorModel, same_secret
+from ...core.store import DELETE
+from ...core.vendor import VendorModel
 from ...settings import parse_instant
 from . import data
 from .errors import AccessDenied, BadRequest, NotFound, TooManyRequests, Unauthorized
@@ -32,10 +37,13 @@ from .reports import REPORTS, ReportSpec
 TOKEN_SECONDS = 3600
 RETENTION_SECONDS = 14 * 86400  # a report is kept 14 days from submission
 LINK_SECONDS = 7 * 86400  # a signed link works 7 days from issue (never past the retention)
+LISTED_AFTER_EXPIRY_SECONDS = 7 * 86400  # an Expired request stays listed this long, then is dropped
+MAX_REQUESTS_PER_CLIENT = 500  # requests kept per API client; the oldest beyond are dropped
+MAX_REFRESH_TOKENS = 1000  # unused refresh tokens kept per store; the oldest beyond are dropped
 DEFAULT_PROCESSING_SECONDS = 120
 IN_FLIGHT_LIMIT = 3  # Pending requests per API client
 DEFAULT_RATE_LIMIT = 120
-GENERATION_TIMEOUT = 600  # seconds a due transition waits for its file before the request is Failed
+GENERATION_WAIT_SECONDS = 600  # how long a clock move waits for a file it made due
 MAX_RANGE = timedelta(days=7)
 OUTCOMES = ("Available", "Failed", "Missing")
 ASSET_PREFIX = "/s3/echo360-reporting/"  # signed links are path-style S3 URLs on the emulator's host
@@ -49,6 +57,20 @@ REPORT_REQUEST_LIFECYCLE = Lifecycle(
     ),
 )
 
+# Store keys (all start with "echo360:", so a reset or a world change clears them).
+TOKENS = "echo360:tokens"  # access token -> {client_id, expires}
+REFRESH_TOKENS = "echo360:refresh_tokens"  # refresh token -> {client_id, issued}; each taken once
+CLIENTS = "echo360:clients"  # API client id -> 1 (whose requests exist)
+ASSETS = "echo360:assets"  # asset file name -> [client id, request id]
+
+
+def requests_key(client_id: str) -> str:
+    return f"echo360:requests:{client_id}"  # request id -> the request as submitted
+
+
+def index_key(client_id: str) -> str:
+    return f"echo360:index:{client_id}"  # [[request id, created, pending until], ...], oldest first
+
 
 def format_created(value: datetime) -> str:
     """2020-04-01T20:36:12.000Z, as the document's examples."""
@@ -56,32 +78,40 @@ def format_created(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-@dataclass
-class Token:
-    client_id: str
-    expires: datetime
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)
 
 
-@dataclass
 class ReportRequest:
-    id: str
-    client_id: str
-    report_name: str
-    parameters: dict[str, str]
-    start: datetime | None
-    end: datetime | None
-    compression: bool
-    delimiter: str
-    created: datetime
-    asset_id: str
-    future: Any = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    path: str | None = None
-    rows: int | None = None
+    """A submitted request as the store keeps it (a plain dict), with what is computed from it."""
+
+    def __init__(self, record: dict[str, Any]):
+        self.record = record
+        self.id: str = record["id"]
+        self.client_id: str = record["client_id"]
+        self.report_name: str = record["report_name"]
+        self.parameters: dict[str, str] = record["parameters"]
+        self.start = _at(record["start"]) if record["start"] is not None else None
+        self.end = _at(record["end"]) if record["end"] is not None else None
+        self.compression: bool = record["compression"]
+        self.delimiter: str = record["delimiter"]
+        self.created = _at(record["created"])
+        self.asset_id: str = record["asset_id"]
+        self.settings = {"outcome": record["outcome"], "processing_seconds": record["processing_seconds"]}
 
     @property
     def asset_name(self) -> str:
         return f"{self.asset_id}.csv.gz" if self.compression else f"{self.asset_id}.csv"
+
+    def status(self, now: datetime) -> str:
+        return REPORT_REQUEST_LIFECYCLE.state_at(self.created, self.settings, now)[0]
+
+    def timeline(self) -> list[tuple[str, datetime]]:
+        return REPORT_REQUEST_LIFECYCLE.timeline(self.created, self.settings)
+
+    @property
+    def dropped_at(self) -> datetime:
+        return self.created + timedelta(seconds=RETENTION_SECONDS + LISTED_AFTER_EXPIRY_SECONDS)
 
 
 class Echo360Model(VendorModel):
@@ -91,23 +121,11 @@ class Echo360Model(VendorModel):
 
     def __init__(self, emulator):
         super().__init__(emulator)
-        self._lock = threading.RLock()
-        self._folder_lock = threading.Lock()
         self.scheduler = Scheduler("echo360")
-        self.board = JobBoard(REPORT_REQUEST_LIFECYCLE, self._on_transition)
-        self._root: str | None = None  # temp folder for report files, made on first use
-        self._epoch = 0  # bumped by each reset: files of an older epoch live in a folder being deleted
-        self._clear_state()
+        self._writing: dict[str, Future] = {}  # asset name -> this process's work on its file
+        self._writing_lock = threading.Lock()
         self.clock.subscribe(self._on_clock)
-        atexit.register(self._at_exit)
-
-    def _clear_state(self) -> None:
-        self.tokens: dict[str, Token] = {}
-        self.refresh_tokens: dict[str, str] = {}  # refresh token -> client id, each usable once
-        self.requests: dict[str, ReportRequest] = {}
-        self.assets: dict[str, str] = {}  # asset file name -> request id
-        self._serial = 0  # ids drawn so far (ids come from the seeded world)
-        self._outcomes: tuple[int, int] = (0, 0)  # (id of the scenario, outcomes consumed under it)
+        self._sweep_files()
 
     # --- settings from the active scenario ---------------------------------------------------------
 
@@ -119,18 +137,17 @@ class Echo360Model(VendorModel):
         return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= minimum else default
 
     def _next_outcome(self) -> str:
+        """The scenario's `outcomes`, in order across every process, then Available."""
         outcomes = self.knob("outcomes", None) or []
-        scenario = id(self.emulator.scenario)
-        owner, used = self._outcomes
-        if owner != scenario:
-            used = 0
-        self._outcomes = (scenario, used + 1)
+        if not outcomes:
+            return "Available"
+        serial = self.emulator.snapshot().scenario_serial
+        used = self.store.incr(f"echo360:outcomes:{serial}") - 1
         outcome = outcomes[used] if used < len(outcomes) else "Available"
         return outcome if outcome in OUTCOMES else "Available"
 
     def _draw_id(self, what: str) -> str:
-        self._serial += 1
-        return data.make_uuid(self.world.rng("echo360", what, self._serial))
+        return data.make_uuid(self.draw_rng(what))
 
     # --- the world ---------------------------------------------------------------------------------
 
@@ -168,44 +185,57 @@ class Echo360Model(VendorModel):
     def issue_token(self, grant_type: str, client_id: str, client_secret: str | None,
                     refresh_token: str | None) -> dict[str, Any]:
         creds = self.credentials()
-        if client_id != creds["client_id"]:
+        if not same_secret(client_id, creds["client_id"]):
             raise Unauthorized("invalid client: unknown client_id")
-        with self._lock:
-            if grant_type == "client_credentials":
-                if not same_secret(client_secret, creds["client_secret"]):
-                    raise Unauthorized("invalid client: wrong or missing client_secret")
-            elif grant_type == "refresh_token":
-                if client_secret is not None and not same_secret(client_secret, creds["client_secret"]):
-                    raise Unauthorized("invalid client: wrong client_secret")
-                if not refresh_token or self.refresh_tokens.get(refresh_token) != client_id:
-                    raise Unauthorized("invalid grant: the refresh_token is unknown or has already been used")
-                del self.refresh_tokens[refresh_token]
-            else:
-                raise Unauthorized(f"unsupported grant_type {grant_type!r}: use client_credentials or refresh_token")
-            access = self._draw_token("access")
-            refresh = self._draw_token("refresh")
-            self.tokens[access] = Token(client_id, self.clock.now() + timedelta(seconds=TOKEN_SECONDS))
-            self.refresh_tokens[refresh] = client_id
+        if grant_type == "client_credentials":
+            if client_secret is None or not same_secret(client_secret, creds["client_secret"]):
+                raise Unauthorized("invalid client: wrong or missing client_secret")
+        elif grant_type == "refresh_token":
+            if client_secret is not None and not same_secret(client_secret, creds["client_secret"]):
+                raise Unauthorized("invalid client: wrong client_secret")
+            # Taken from the store in one atomic step: a refresh token works once, across every process.
+            held = self.store.map_take(REFRESH_TOKENS, refresh_token) if refresh_token else None
+            if held is None or held["client_id"] != client_id:
+                raise Unauthorized("invalid grant: the refresh_token is unknown or has already been used")
+        else:
+            raise Unauthorized(f"unsupported grant_type {grant_type!r}: use client_credentials or refresh_token")
+        now = self.clock.now()
+        access = self._draw_token("access")
+        refresh = self._draw_token("refresh")
+        self.store.map_put(TOKENS, access, {"client_id": client_id,
+                                            "expires": (now + timedelta(seconds=TOKEN_SECONDS)).timestamp()})
+        self.store.map_put(REFRESH_TOKENS, refresh, {"client_id": client_id, "issued": now.timestamp()})
+        self._forget_old_tokens(now)
         return {"access_token": access, "token_type": "Bearer", "expires_in": TOKEN_SECONDS, "refresh_token": refresh}
 
     def _draw_token(self, what: str) -> str:
-        self._serial += 1
-        return f"{self.world.rng('echo360', 'token', what, self._serial).getrandbits(192):048x}"
+        return f"{self.draw_rng('token', what).getrandbits(192):048x}"
+
+    def _forget_old_tokens(self, now: datetime) -> None:
+        """Keep the store bounded: drop access tokens a day past expiry and the oldest unused refresh tokens."""
+        tokens = self.store.map_all(TOKENS)
+        if len(tokens) > 100:
+            cutoff = now.timestamp() - 86400
+            self.store.map_delete(TOKENS, [t for t, held in tokens.items() if held["expires"] < cutoff])
+        refresh = self.store.map_all(REFRESH_TOKENS)
+        if len(refresh) > MAX_REFRESH_TOKENS:
+            oldest = sorted(refresh, key=lambda t: refresh[t]["issued"])[: len(refresh) - MAX_REFRESH_TOKENS]
+            self.store.map_delete(REFRESH_TOKENS, oldest)
 
     def authenticate(self, token: str | None) -> str:
         """The API client a bearer token belongs to; also counts the call against the rate limit."""
         if not token:
             raise Unauthorized("missing access token: send Authorization: Bearer <token> or ?access_token=<token>")
-        found = self.tokens.get(token)
+        found = self.store.map_get(TOKENS, token)
         if found is None:
             raise Unauthorized("invalid access token")
-        if self.clock.now() >= found.expires:
+        if self.clock.now().timestamp() >= found["expires"]:
             raise Unauthorized("access token expired: request a new one (tokens last 3600 seconds)")
         verdict = self.hit(token)
         if not verdict.allowed:
             raise TooManyRequests(f"rate limit exceeded: {verdict.limit} calls per minute per token; retry after "
                                   f"{verdict.retry_after} seconds", verdict.retry_after)
-        return found.client_id
+        return found["client_id"]
 
     # --- catalogue and requests ----------------------------------------------------------------------
 
@@ -223,23 +253,39 @@ class Echo360Model(VendorModel):
                delimiter: str) -> ReportRequest:
         spec = self.report(report_name)
         now = self.clock.now()
-        self.catch_up(now)
         start, end = self._window(spec, parameters, now)
-        with self._lock:
-            limit = int(self._number_knob("max_in_flight", IN_FLIGHT_LIMIT, 1))
-            in_flight = sum(1 for r in self.requests.values() if r.client_id == client_id and self.status(r) == "Pending")
-            if in_flight >= limit:
+        limit = int(self._number_knob("max_in_flight", IN_FLIGHT_LIMIT, 1))
+        processing = self._number_knob("processing_seconds", DEFAULT_PROCESSING_SECONDS)
+        request_id = self._draw_id("request")
+        created = now.timestamp()
+
+        def admit(index: list | None):
+            """One atomic step across processes: count this client's Pending requests, then take a slot."""
+            index = list(index or [])
+            if sum(1 for _, made, until in index if made <= created < until) >= limit:
                 raise BadRequest(f"in-flight limit reached: at most {limit} report requests may be Pending at once "
                                  f"per API client; wait until a previously submitted report finishes")
-            request = ReportRequest(self._draw_id("request"), client_id, report_name, dict(parameters), start, end,
-                                    compression, delimiter, now, self._draw_id("asset"))
-            outcome = self._next_outcome()
-            processing = self._number_knob("processing_seconds", DEFAULT_PROCESSING_SECONDS)
-            self.requests[request.id] = request
-            self.board.add(request.id, now, {"outcome": outcome, "processing_seconds": processing})
-            if outcome == "Available":
-                request.future = self.scheduler.submit(self._generate, request, self._epoch)
-        self.catch_up(now)
+            index.append([request_id, created, created + processing])
+            kept_after = created - RETENTION_SECONDS - LISTED_AFTER_EXPIRY_SECONDS
+            dropped = [entry for entry in index if entry[1] <= kept_after]
+            kept = [entry for entry in index if entry[1] > kept_after]
+            if len(kept) > MAX_REQUESTS_PER_CLIENT:
+                dropped += kept[: len(kept) - MAX_REQUESTS_PER_CLIENT]
+                kept = kept[len(kept) - MAX_REQUESTS_PER_CLIENT:]
+            return kept, [entry[0] for entry in dropped]
+
+        dropped = self.store.update(index_key(client_id), admit)
+        record = {"id": request_id, "client_id": client_id, "report_name": report_name, "parameters": dict(parameters),
+                  "start": start.timestamp() if start else None, "end": end.timestamp() if end else None,
+                  "compression": compression, "delimiter": delimiter, "created": created,
+                  "asset_id": self._draw_id("asset"), "outcome": self._next_outcome(), "processing_seconds": processing}
+        request = ReportRequest(record)
+        self.store.map_put(requests_key(client_id), request.id, record)
+        self.store.map_put(CLIENTS, client_id, 1)
+        if request.settings["outcome"] == "Available":
+            self.store.map_put(ASSETS, request.asset_name, [client_id, request.id])
+            self._start_writing(request)
+        self._drop(client_id, dropped)
         return request
 
     def _window(self, spec: ReportSpec, parameters: dict[str, str], now: datetime):
@@ -273,62 +319,85 @@ class Echo360Model(VendorModel):
                                  f"after {earliest.date().isoformat()}")
         return start, end
 
-    def status(self, request: ReportRequest) -> str:
-        job = self.board.get(request.id)
-        return job.state if job is not None else "Expired"
+    def _requests(self, client_id: str) -> list[ReportRequest]:
+        """A client's requests, newest first, without those past their listing time."""
+        now = self.clock.now()
+        found = [ReportRequest(r) for r in self.store.map_all(requests_key(client_id)).values()]
+        return sorted((r for r in found if r.dropped_at > now), key=lambda r: (r.created, r.id), reverse=True)
 
     def list_requests(self, client_id: str) -> list[dict[str, Any]]:
-        self.catch_up(self.clock.now())
-        mine = [r for r in reversed(self.requests.values()) if r.client_id == client_id]  # newest first
-        return [self._describe(r, assets=[r.asset_name] if self.status(r) == "Available" else None) for r in mine]
+        now = self.clock.now()
+        described = []
+        for r in self._requests(client_id):
+            status = r.status(now)
+            described.append(self._describe(r, status, assets=[r.asset_name] if status == "Available" else None))
+        return described
 
     def get_request(self, client_id: str, request_id: str, base_url: str) -> dict[str, Any]:
         now = self.clock.now()
-        self.catch_up(now)
-        request = self.requests.get(request_id)
-        if request is None or request.client_id != client_id:
+        record = self.store.map_get(requests_key(client_id), request_id)
+        request = ReportRequest(record) if record is not None else None
+        if request is None or request.dropped_at <= now:
             raise NotFound(f"unknown report request {request_id!r}")
-        links = [self._sign(request, base_url, now)] if self.status(request) == "Available" else None
-        return self._describe(request, signed_assets=links)
+        status = request.status(now)
+        links = [self._sign(request, base_url, now)] if status == "Available" else None
+        return self._describe(request, status, signed_assets=links)
 
-    def _describe(self, request: ReportRequest, **extra: Any) -> dict[str, Any]:
-        return {"request_id": request.id, "status": self.status(request), **extra, "report_name": request.report_name,
+    def _describe(self, request: ReportRequest, status: str, **extra: Any) -> dict[str, Any]:
+        return {"request_id": request.id, "status": status, **extra, "report_name": request.report_name,
                 "parameters": request.parameters, "created": format_created(request.created)}
 
-    # --- lifecycle ---------------------------------------------------------------------------------
+    def overview(self, base_url: str) -> list[dict[str, Any]]:
+        """Every client's requests with their lifecycle against the clock (the dashboard), newest first."""
+        now = self.clock.now()
+        rows = []
+        for client_id in self.store.map_all(CLIENTS):
+            for r in self._requests(client_id):
+                status = r.status(now)
+                steps = r.timeline()
+                file_expires = r.created + timedelta(seconds=RETENTION_SECONDS)
+                available = status == "Available"
+                rows.append({
+                    "request_id": r.id, "client_id": client_id, "report_name": r.report_name,
+                    "parameters": r.parameters, "status": status, "created": format_created(r.created),
+                    "available_at": format_created(steps[1][1]) if len(steps) > 1 else None,
+                    "outcome": r.settings["outcome"],
+                    "link_expires": format_created(min(now + timedelta(seconds=LINK_SECONDS), file_expires)) if available else None,
+                    "file_expires": format_created(file_expires),
+                    "download_url": self._sign(r, base_url, now) if available else None,
+                })
+        rows.sort(key=lambda row: row["created"], reverse=True)
+        return rows
 
-    def catch_up(self, now: datetime) -> None:
-        """Complete every transition due by now; with a real clock, wake up for the next one."""
-        self.board.catch_up(now)
-        if self.clock.mode == "real":
-            due = self.board.next_due()
-            if due is not None:
-                self.scheduler.call_later("echo360-lifecycle", (due - self.clock.now()).total_seconds(),
-                                          lambda: self.catch_up(self.clock.now()))
-
-    def _on_clock(self, now: datetime) -> None:
-        self.catch_up(now)
-
-    def _on_transition(self, job: Job, old: str, new: str, at: datetime) -> None:
-        request = self.requests.get(job.id)
-        if request is None:
+    def _drop(self, client_id: str, request_ids: list[str]) -> None:
+        """Forget requests past their listing time or beyond the per-client cap, and their files."""
+        if not request_ids:
             return
-        if new == "Available":
-            try:
-                request.future.result(timeout=GENERATION_TIMEOUT)  # the file is written, or this waits
-            except Exception:  # the work failed, was cancelled, or took far too long
-                request.cancelled.set()
-                job.state = "Failed"
-                job.history.append(("Failed", at))
-                return
-            self.assets[request.asset_name] = request.id
-        elif new == "Expired":
-            self.assets.pop(request.asset_name, None)
-            if request.path:
-                _remove(request.path)
+        key = requests_key(client_id)
+        for request_id in request_ids:
+            record = self.store.map_get(key, request_id)
+            if record is not None:
+                name = ReportRequest(record).asset_name
+                self.store.map_delete(ASSETS, [name])
+                _remove(os.path.join(self.store.files_dir, name))
+        self.store.map_delete(key, request_ids)
 
-    def _generate(self, request: ReportRequest, epoch: int) -> int:
-        """Write the request's file (runs in the scheduler's threads)."""
+    # --- report files ------------------------------------------------------------------------------
+
+    def _start_writing(self, request: ReportRequest) -> Future:
+        """Write the request's file in the background (this process), once."""
+        with self._writing_lock:
+            future = self._writing.get(request.asset_name)
+            if future is None:
+                future = self._writing[request.asset_name] = self.scheduler.submit(self._write, request)
+                future.add_done_callback(lambda _f, name=request.asset_name: self._writing.pop(name, None))
+            return future
+
+    def _write(self, request: ReportRequest) -> str:
+        """Write the report's file, the same bytes whichever process writes it; returns its path."""
+        path = os.path.join(self.store.files_dir, request.asset_name)
+        if os.path.exists(path):
+            return path
         spec = REPORTS[request.report_name]
         w = self.echo_world()
         cutoff = request.created
@@ -340,28 +409,45 @@ class Echo360Model(VendorModel):
             batches = [w.asset_rows(lo, hi, data.epoch(cutoff), all_videos=not spec.dated)]
         else:
             batches = data.event_batches(w, spec.events, spec.spill_days, lo, hi)
-        path = os.path.join(self._folder(epoch), request.asset_name)
-        request.rows = write_csv_file(path, spec.columns, batches, delimiter=request.delimiter,
-                                      compress=request.compression, level=data.GZIP_LEVEL,
-                                      cancelled=request.cancelled.is_set)
-        request.path = path
-        return request.rows
+        write_csv_file(path, spec.columns, batches, delimiter=request.delimiter, compress=request.compression,
+                       level=data.GZIP_LEVEL)
+        return path
 
-    def _folder(self, epoch: int) -> str:
-        with self._folder_lock:  # not self._lock: a transition may wait on this work while holding it
-            if self._root is None:
-                self._root = tempfile.mkdtemp(prefix="echo360-reports-")
-            folder = os.path.join(self._root, str(epoch))
-            os.makedirs(folder, exist_ok=True)
-            return folder
+    def _file(self, request: ReportRequest) -> str:
+        """The request's file: written by this process's background work, or now."""
+        with self._writing_lock:
+            future = self._writing.get(request.asset_name)
+        if future is not None:
+            try:
+                return future.result()
+            except Exception:  # cancelled by a reset, or failed: write it here
+                pass
+        return self._write(request)
+
+    def _on_clock(self, now: datetime) -> None:
+        """After a move through this process: wait for the files it made due, so Available downloads at once."""
+        with self._writing_lock:
+            futures = list(self._writing.values())
+        for future in futures:
+            try:
+                future.result(timeout=GENERATION_WAIT_SECONDS)
+            except Exception:  # a failed write is retried by the download that needs it
+                pass
+
+    def _sweep_files(self) -> None:
+        """At start: remove part files and files of requests the store no longer has (after a crash)."""
+        folder = self.store.files_dir
+        known = set(self.store.map_all(ASSETS))
+        for name in os.listdir(folder):
+            if name.endswith(".part") or name not in known:
+                _remove(os.path.join(folder, name))
 
     # --- signed assets -----------------------------------------------------------------------------
 
-    def _key(self) -> bytes:
-        return hashlib.sha256(f"echo360-assets:{self.world.seed}:{self.credentials()['client_secret']}".encode()).digest()
-
     def _signature(self, path: str, expires: int) -> str:
-        digest = hmac.new(self._key(), f"GET\n{path}\n{expires}".encode(), hashlib.sha256).digest()
+        """HMAC of the link with the store's random secret: nobody can derive it from the documented defaults."""
+        key = hashlib.sha256(f"echo360-assets:{self.emulator.secret}".encode()).digest()
+        digest = hmac.new(key, f"GET\n{path}\n{expires}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def _sign(self, request: ReportRequest, base_url: str, now: datetime) -> str:
@@ -371,53 +457,53 @@ class Echo360Model(VendorModel):
         return (f"{base_url.rstrip('/')}{path}?AWSAccessKeyId={ACCESS_KEY_ID}&Expires={expires}"
                 f"&Signature={self._signature(path, expires)}")
 
-    def open_asset(self, name: str, expires: str | None, signature: str | None) -> tuple[str, str]:
+    def open_asset(self, name: str, expires: str | None, signature: str | None,
+                   access_key_id: str | None = ACCESS_KEY_ID) -> tuple[str, str]:
         """The file behind a signed link and its media type, or AccessDenied as S3 would answer."""
         now = self.clock.now()
-        self.catch_up(now)
-        if not expires or not signature:
+        if not expires or not signature or not access_key_id:
             raise AccessDenied("Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters")
+        if not same_secret(access_key_id, ACCESS_KEY_ID):
+            raise AccessDenied("The AWS Access Key Id you provided does not exist in our records.",
+                               {"AWSAccessKeyId": access_key_id}, code="InvalidAccessKeyId")
         path = ASSET_PREFIX + name
         try:
             expires_at = int(expires)
         except ValueError:
             raise AccessDenied("Invalid date (should be seconds since epoch)", {"Expires": expires}) from None
-        if not hmac.compare_digest(self._signature(path, expires_at), signature):
+        if not same_secret(self._signature(path, expires_at), signature):
             raise AccessDenied("Access Denied: the signature does not match this link")
         if int(now.timestamp()) > expires_at:
-            expired_at = datetime.fromtimestamp(expires_at, timezone.utc)
-            raise AccessDenied("Request has expired", {"Expires": format_created(expired_at),
+            raise AccessDenied("Request has expired", {"Expires": format_created(_at(expires_at)),
                                                        "ServerTime": format_created(now)})
-        request = self.requests.get(self.assets.get(name, ""))
-        if request is None or request.path is None or not os.path.exists(request.path):
+        owner = self.store.map_get(ASSETS, name)
+        record = self.store.map_get(requests_key(owner[0]), owner[1]) if owner else None
+        if record is None or ReportRequest(record).status(now) != "Available":
             raise AccessDenied("Access Denied")
+        request = ReportRequest(record)
         # Flask adds "; charset=utf-8" to text types itself.
-        return request.path, "application/gzip" if request.compression else "text/csv"
+        return self._file(request), "application/gzip" if request.compression else "text/csv"
 
     # --- reset -------------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget requests, tokens and counters; files are deleted in the background."""
-        with self._lock:
-            for request in self.requests.values():
-                request.cancelled.set()  # running work stops at its next batch
-                if request.future is not None:
-                    request.future.cancel()  # queued work never starts (and nobody waits on it)
-            self.scheduler.clear()
-            self.board.clear()
-            super().reset()
-            self._clear_state()
-            old = os.path.join(self._root, str(self._epoch)) if self._root else None
-            self._epoch += 1
-        if old and os.path.isdir(old):
-            threading.Thread(target=shutil.rmtree, args=(old, True), daemon=True).start()
+        """The store's keys are wiped for us: drop queued work and remove the files (every id after a reset is new)."""
+        self.scheduler.clear()
+        with self._writing_lock:
+            for future in list(self._writing.values()):
+                future.cancel()  # queued work that will never start: nobody may wait on it
+            self._writing.clear()
+        folder = self.store.files_dir
+        for name in os.listdir(folder):
+            _remove(os.path.join(folder, name))
 
-    def _at_exit(self) -> None:
-        for request in list(self.requests.values()):
-            request.cancelled.set()
+    def close(self) -> None:
         self.scheduler.shutdown()
-        if self._root:
-            shutil.rmtree(self._root, ignore_errors=True)
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Compare credentials in constant time (a timing side channel must not reveal a prefix)."""
+    return hmac.compare_digest(str(given).encode(), str(expected).encode())
 
 
 def _one_year_before(now: datetime) -> datetime:
@@ -434,4 +520,3 @@ def _remove(path: str) -> None:
         os.remove(path)
     except OSError:
         pass
-

@@ -122,5 +122,6 @@ def _detail(client: str, request_id: str):
 
 @blueprint.get(f"{ASSET_PREFIX}<asset_name>")
 def download(asset_name: str):
-    path, mimetype = model().open_asset(asset_name, request.args.get("Expires"), request.args.get("Signature"))
+    args = request.args
+    path, mimetype = model().open_asset(asset_name, args.get("Expires"), args.get("Signature"), args.get("AWSAccessKeyId"))
     return send_file(path, mimetype=mimetype, download_name=asset_name, as_attachment=True, conditional=True, etag=True)

@@ -56,17 +56,8 @@ class ParkUpModel(VendorModel):
     # `token` is a fixed bearer token that never expires; `refresh_token` is swapped for access tokens.
     default_credentials = {"token": "parkup-emulator-token", "refresh_token": "parkup-emulator-refresh-token"}
 
-    def __init__(self, emulator):
-        super().__init__(emulator)
-        self._lock = threading.Lock()
-        self.access_tokens: dict[str, datetime] = {}  # access token -> when it expires
-        self._issued = 0  # tokens issued since the last reset: the n-th token is drawn from the world by n
-
-    def reset(self) -> None:
-        super().reset()
-        with self._lock:
-            self.access_tokens.clear()
-            self._issued = 0
+    # Issued access tokens live in the store: `parkup:access_tokens` maps a token to its expiry (epoch seconds).
+    TOKENS = "parkup:access_tokens"
 
     # --- tokens ------------------------------------------------------------------------------------
 
@@ -77,10 +68,10 @@ class ParkUpModel(VendorModel):
         if not same_secret(refresh_token, self.credentials()["refresh_token"]):
             raise TokenRefused("unknown refresh_token")
         seconds = int(self.emulator.knobs("parkup").get("access_token_seconds") or ACCESS_TOKEN_SECONDS)
-        with self._lock:
-            self._issued += 1
-            token = f"{self.world.rng('parkup', 'access_token', self._issued).getrandbits(256):064x}"
-            self.access_tokens[token] = self.clock.now() + timedelta(seconds=seconds)
+        token = f"{self.draw_rng('access_token').getrandbits(256):064x}"
+        now = self.clock.now()
+        self.store.map_put(self.TOKENS, token, (now + timedelta(seconds=seconds)).timestamp())
+        self._forget_expired(now)
         return token
 
     def authenticate(self, token: str) -> None:
@@ -89,12 +80,19 @@ class ParkUpModel(VendorModel):
             raise TokenRefused("missing token: send 'Authorization: Bearer <token>'")
         if same_secret(token, self.credentials()["token"]):
             return
-        with self._lock:
-            expires = self.access_tokens.get(token)
-        if expires is None:
+        expires_at = self.store.map_get(self.TOKENS, token)
+        if expires_at is None:
             raise TokenRefused("unknown token: use the ParkUp token or an access token from POST /api/v3/business/oauth/access_token")
+        expires = datetime.fromtimestamp(expires_at, timezone.utc)
         if self.clock.now() >= expires:
             raise TokenRefused(f"access token expired at {expires.isoformat()}: swap the refresh token for a new one")
+
+    def _forget_expired(self, now: datetime) -> None:
+        """Drop tokens that expired over a day ago (the store stays bounded however many are issued)."""
+        tokens = self.store.map_all(self.TOKENS)
+        if len(tokens) > 100:
+            cutoff = now.timestamp() - 86400
+            self.store.map_delete(self.TOKENS, [t for t, expires in tokens.items() if expires < cutoff])
 
     def business(self) -> Business:
         """The business the credentials belong to: the scenario's `world: {parkup: {business: ...}}`, else seeded."""

@@ -1,0 +1,168 @@
+"""The memory store: plain dicts behind one lock, for one process (the pytest fixture's default).
+
+Generated files go to a temporary folder named after this process, removed at exit; folders left
+by a process that died (kill -9) are removed by the next memory store that starts on this machine.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections import deque
+from typing import Any, Callable
+
+from . import DELETE, Store
+
+FOLDER_PREFIX = "report-emulator-files-"
+
+
+class MemoryStore(Store):
+    kind = "memory"
+    shared = False
+
+    def __init__(self, url: str = "memory", namespace: str = "emulator"):
+        super().__init__(url, namespace)
+        self._lock = threading.RLock()
+        self._values: dict[str, Any] = {}
+        self._maps: dict[str, dict[str, Any]] = {}
+        self._logs: dict[str, tuple[deque, list[int]]] = {}  # name -> (entries as (size, item), [total bytes])
+        self._files: str | None = None
+
+    def get(self, key: str) -> Any:
+        return self._values.get(key)
+
+    def get_many(self, keys: list[str]) -> list[Any]:
+        values = self._values
+        return [values.get(k) for k in keys]
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._values[key] = value
+
+    def put_if_absent(self, key: str, value: Any) -> Any:
+        with self._lock:
+            return self._values.setdefault(key, value)
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._values.pop(key, None)
+
+    def update(self, key: str, fn: Callable[[Any], tuple[Any, Any]]) -> Any:
+        with self._lock:
+            new, result = fn(self._values.get(key))
+            if new is DELETE:
+                self._values.pop(key, None)
+            else:
+                self._values[key] = new
+            return result
+
+    def incr(self, key: str, amount: int = 1) -> int:
+        with self._lock:
+            value = self._values.get(key, 0) + amount
+            self._values[key] = value
+            return value
+
+    def window_hit(self, key: str, now: float, seconds: float) -> tuple[int, float]:
+        with self._lock:
+            started, count = self._values.get(key) or (now, 0)
+            if now - started >= seconds or now < started:
+                started, count = now, 0
+            self._values[key] = (started, count + 1)
+            return count + 1, started
+
+    def map_get(self, name: str, field: str) -> Any:
+        return self._maps.get(name, {}).get(field)
+
+    def map_put(self, name: str, field: str, value: Any) -> None:
+        with self._lock:
+            self._maps.setdefault(name, {})[field] = value
+
+    def map_take(self, name: str, field: str) -> Any:
+        with self._lock:
+            return self._maps.get(name, {}).pop(field, None)
+
+    def map_delete(self, name: str, fields: list[str]) -> None:
+        with self._lock:
+            found = self._maps.get(name)
+            for field in fields if found else ():
+                found.pop(field, None)
+
+    def map_all(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._maps.get(name, {}))
+
+    def log_append(self, name: str, item: dict, max_items: int, max_bytes: int) -> None:
+        size = len(json.dumps(item, separators=(",", ":"), default=str))
+        with self._lock:
+            entries, total = self._logs.setdefault(name, (deque(), [0]))
+            entries.append((size, item))
+            total[0] += size
+            while entries and (len(entries) > max_items or total[0] > max_bytes):
+                total[0] -= entries.popleft()[0]
+
+    def log_items(self, name: str) -> list[dict]:
+        with self._lock:
+            found = self._logs.get(name)
+            return [item for _, item in found[0]] if found else []
+
+    def log_clear(self, name: str) -> None:
+        with self._lock:
+            self._logs.pop(name, None)
+
+    def wipe(self, prefixes: list[str] | None = None) -> None:
+        def doomed(name: str) -> bool:
+            return name.startswith(tuple(prefixes)) if prefixes else not name.startswith("meta:")
+
+        with self._lock:
+            self._values = {k: v for k, v in self._values.items() if not doomed(k)}
+            self._maps = {k: v for k, v in self._maps.items() if not doomed(k)}
+            self._logs = {k: v for k, v in self._logs.items() if not doomed(k)}
+
+    @property
+    def files_dir(self) -> str:
+        with self._lock:
+            if self._files is None:
+                self._files = temporary_files_dir()
+            return self._files
+
+    def close(self) -> None:
+        if self._files:
+            shutil.rmtree(self._files, ignore_errors=True)
+            self._files = None
+
+
+def temporary_files_dir() -> str:
+    """A new temporary folder for generated files, named after this process and removed at exit
+    (memory and redis stores: any process regenerates a file it does not have)."""
+    _remove_orphans()
+    folder = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
+def _remove_orphans() -> None:
+    """Remove file folders of memory stores whose process is gone (killed before its exit handler)."""
+    root = tempfile.gettempdir()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(FOLDER_PREFIX):
+            continue
+        pid = name[len(FOLDER_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,251 @@
+"""The SQLite store (the standard library's sqlite3, WAL mode): survives restarts, shared by the
+processes of one machine.
+
+One connection per thread and process (sqlite3 connections are neither thread- nor fork-safe).
+Writes that read first run in `BEGIN IMMEDIATE`, which takes SQLite's one write lock, so a
+check-then-act is atomic across processes. Generated files live in a folder next to the database
+(`state.db.files/`). The file carries an application id and a schema version: a database that
+belongs to another program, or was written by a newer emulator, is refused and never touched.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from typing import Any, Callable
+
+from . import DELETE, SCHEMA_VERSION, Store, StoreError
+
+APPLICATION_ID = 0x52454D55  # "REMU": marks the file as report-emulator's
+BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write lock
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS map (ns TEXT NOT NULL, name TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,
+                                PRIMARY KEY (ns, name, field)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, ns TEXT NOT NULL, name TEXT NOT NULL,
+                                size INTEGER NOT NULL, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS log_by_name ON log (ns, name, seq);
+"""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class SqliteStore(Store):
+    kind = "sqlite"
+    shared = True
+
+    def __init__(self, url: str, path: str, namespace: str = "emulator"):
+        super().__init__(url, namespace)
+        self.path = path
+        self._local = threading.local()
+        self._check_and_create()
+
+    # --- connections -----------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across a process crash
+        return conn
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid():
+            conn = local.conn = self._connect()
+            local.pid = os.getpid()
+        return conn
+
+    def _check_and_create(self) -> None:
+        """Refuse a file that is not ours or is newer; create the schema in a new or empty one."""
+        folder = os.path.dirname(self.path) or "."
+        if os.path.isdir(self.path):
+            raise StoreError(f"--state {self.url}: {self.path} is a folder, not a database file")
+        if not os.path.isdir(folder):
+            raise StoreError(f"--state {self.url}: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK) or (os.path.exists(self.path) and not os.access(self.path, os.W_OK)):
+            raise StoreError(f"--state {self.url}: {self.path} is not writable")
+        try:
+            conn = self._db
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                if app_id != APPLICATION_ID and (app_id != 0 or tables):
+                    raise StoreError(f"--state {self.url}: {self.path} is a SQLite database of another program; "
+                                     f"name a new file (it was not changed)")
+                if version > SCHEMA_VERSION:
+                    raise StoreError(f"--state {self.url}: {self.path} was written by a newer report-emulator "
+                                     f"(schema {version}, this one knows {SCHEMA_VERSION}); upgrade, or name a new file")
+                # Schema 1 is the first: an older one (none exists yet) would be migrated here.
+                for statement in SCHEMA.strip().split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"--state {self.url}: {self.path} cannot be used as a store: {exc}") from None
+
+    def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run fn inside one write transaction (SQLite's write lock, held across processes)."""
+        conn = self._db
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    # --- plain values ----------------------------------------------------------------------------
+
+    def get(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM kv WHERE ns = ? AND key = ?", (self.namespace, key)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def get_many(self, keys: list[str]) -> list[Any]:
+        marks = ",".join("?" * len(keys))
+        rows = dict(self._db.execute(f"SELECT key, value FROM kv WHERE ns = ? AND key IN ({marks})",
+                                     (self.namespace, *keys)).fetchall())
+        return [json.loads(rows[k]) if k in rows else None for k in keys]
+
+    def put(self, key: str, value: Any) -> None:
+        self._db.execute("INSERT OR REPLACE INTO kv (ns, key, value) VALUES (?, ?, ?)", (self.namespace, key, _dumps(value)))
+
+    def put_if_absent(self, key: str, value: Any) -> Any:
+        def run(conn):
+            conn.execute("INSERT OR IGNORE INTO kv (ns, key, value) VALUES (?, ?, ?)", (self.namespace, key, _dumps(value)))
+            return json.loads(conn.execute("SELECT value FROM kv WHERE ns = ? AND key = ?", (self.namespace, key)).fetchone()[0])
+
+        return self._write(run)
+
+    def delete(self, key: str) -> None:
+        self._db.execute("DELETE FROM kv WHERE ns = ? AND key = ?", (self.namespace, key))
+
+    def update(self, key: str, fn: Callable[[Any], tuple[Any, Any]]) -> Any:
+        def run(conn):
+            row = conn.execute("SELECT value FROM kv WHERE ns = ? AND key = ?", (self.namespace, key)).fetchone()
+            new, result = fn(json.loads(row[0]) if row else None)
+            if new is DELETE:
+                conn.execute("DELETE FROM kv WHERE ns = ? AND key = ?", (self.namespace, key))
+            else:
+                conn.execute("INSERT OR REPLACE INTO kv (ns, key, value) VALUES (?, ?, ?)", (self.namespace, key, _dumps(new)))
+            return result
+
+        return self._write(run)
+
+    def incr(self, key: str, amount: int = 1) -> int:
+        row = self._db.execute(
+            "INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) ON CONFLICT (ns, key) "
+            "DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value RETURNING value",
+            (self.namespace, key, amount)).fetchone()
+        return int(row[0])
+
+    def window_hit(self, key: str, now: float, seconds: float) -> tuple[int, float]:
+        def run(conn):
+            row = conn.execute("SELECT value FROM kv WHERE ns = ? AND key = ?", (self.namespace, key)).fetchone()
+            started, count = json.loads(row[0]) if row else (now, 0)
+            if now - started >= seconds or now < started:
+                started, count = now, 0
+            conn.execute("INSERT OR REPLACE INTO kv (ns, key, value) VALUES (?, ?, ?)",
+                         (self.namespace, key, _dumps([started, count + 1])))
+            return count + 1, started
+
+        return self._write(run)
+
+    # --- maps ------------------------------------------------------------------------------------
+
+    def map_get(self, name: str, field: str) -> Any:
+        row = self._db.execute("SELECT value FROM map WHERE ns = ? AND name = ? AND field = ?",
+                               (self.namespace, name, field)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def map_put(self, name: str, field: str, value: Any) -> None:
+        self._db.execute("INSERT OR REPLACE INTO map (ns, name, field, value) VALUES (?, ?, ?, ?)",
+                         (self.namespace, name, field, _dumps(value)))
+
+    def map_take(self, name: str, field: str) -> Any:
+        row = self._db.execute("DELETE FROM map WHERE ns = ? AND name = ? AND field = ? RETURNING value",
+                               (self.namespace, name, field)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def map_delete(self, name: str, fields: list[str]) -> None:
+        if fields:
+            self._db.executemany("DELETE FROM map WHERE ns = ? AND name = ? AND field = ?",
+                                 [(self.namespace, name, f) for f in fields])
+
+    def map_all(self, name: str) -> dict[str, Any]:
+        rows = self._db.execute("SELECT field, value FROM map WHERE ns = ? AND name = ?", (self.namespace, name)).fetchall()
+        return {field: json.loads(value) for field, value in rows}
+
+    # --- capped logs -----------------------------------------------------------------------------
+
+    def log_append(self, name: str, item: dict, max_items: int, max_bytes: int) -> None:
+        text = json.dumps(item, separators=(",", ":"), default=str)
+
+        def run(conn):
+            ns = self.namespace
+            conn.execute("INSERT INTO log (ns, name, size, value) VALUES (?, ?, ?, ?)", (ns, name, len(text), text))
+            count, total = conn.execute("SELECT count(*), coalesce(sum(size), 0) FROM log WHERE ns = ? AND name = ?",
+                                        (ns, name)).fetchone()
+            if count <= max_items and total <= max_bytes:
+                return
+            drop, dropped_bytes = max(count - max_items, 0), 0
+            cut = None
+            for seq, size in conn.execute("SELECT seq, size FROM log WHERE ns = ? AND name = ? ORDER BY seq", (ns, name)):
+                if drop <= 0 and total - dropped_bytes <= max_bytes:
+                    break
+                cut, drop, dropped_bytes = seq, drop - 1, dropped_bytes + size
+            if cut is not None:
+                conn.execute("DELETE FROM log WHERE ns = ? AND name = ? AND seq <= ?", (ns, name, cut))
+
+        self._write(run)
+
+    def log_items(self, name: str) -> list[dict]:
+        rows = self._db.execute("SELECT value FROM log WHERE ns = ? AND name = ? ORDER BY seq", (self.namespace, name))
+        return [json.loads(value) for (value,) in rows]
+
+    def log_clear(self, name: str) -> None:
+        self._db.execute("DELETE FROM log WHERE ns = ? AND name = ?", (self.namespace, name))
+
+    # --- the store as a whole --------------------------------------------------------------------
+
+    def wipe(self, prefixes: list[str] | None = None) -> None:
+        def run(conn):
+            ns = self.namespace
+            if not prefixes:
+                conn.execute("DELETE FROM kv WHERE ns = ? AND substr(key, 1, 5) != 'meta:'", (ns,))
+                conn.execute("DELETE FROM map WHERE ns = ?", (ns,))
+                conn.execute("DELETE FROM log WHERE ns = ?", (ns,))
+                return
+            for prefix in prefixes:
+                n = len(prefix)
+                conn.execute("DELETE FROM kv WHERE ns = ? AND substr(key, 1, ?) = ?", (ns, n, prefix))
+                conn.execute("DELETE FROM map WHERE ns = ? AND substr(name, 1, ?) = ?", (ns, n, prefix))
+                conn.execute("DELETE FROM log WHERE ns = ? AND substr(name, 1, ?) = ?", (ns, n, prefix))
+
+        self._write(run)
+
+    @property
+    def files_dir(self) -> str:
+        folder = f"{self.path}.files"
+        os.makedirs(folder, exist_ok=True)
+        return folder
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            conn.close()
+        self._local = threading.local()

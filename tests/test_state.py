@@ -1,0 +1,238 @@
+"""State that survives: a server on `sqlite:` resumes after kill -9; ids, tokens and links from
+before a reset (or a restart on a fresh store) are refused after it. Real processes, real HTTP."""
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+NOW = "2026-01-15T00:00:00Z"
+REPORTING = "/public/api/v1/reporting"
+SCENARIO = """
+name: survives
+echo360: {processing_seconds: 600}
+rules:
+  - name: once
+    match: {path: /api/v3/business/report/event/user}
+    times: 2
+    respond: {status: 503, json: {error: down}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`python -m emulator serve ...` in a subprocess on a free port."""
+
+    def __init__(self, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(self.port), *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited: {self.proc.stdout.read()}")
+            try:
+                requests.get(f"{self.url}/_emulator/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("server never answered") from None
+                time.sleep(0.05)
+
+    def banner(self) -> str:
+        lines = []
+        while not lines or "admin:" not in lines[-1]:
+            lines.append(self.proc.stdout.readline())
+        return "".join(lines)
+
+    def kill(self) -> None:
+        """kill -9: no exit handler runs."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def servers():
+    started: list[Server] = []
+
+    def start(*args: str) -> Server:
+        server = Server(*args)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def token(url: str) -> str:
+    creds = requests.get(f"{url}/_emulator/credentials").json()["echo360"]
+    answer = requests.post(f"{url}/oauth2/access_token", params={"grant_type": "client_credentials", **creds})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["access_token"]
+
+
+def submit(url: str, bearer: str, report: str = "asset") -> str:
+    answer = requests.post(f"{url}{REPORTING}/requests/{report}", json={}, headers={"Authorization": f"Bearer {bearer}"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["requestId"]
+
+
+def detail(url: str, bearer: str, request_id: str) -> requests.Response:
+    return requests.get(f"{url}{REPORTING}/requests/{request_id}", headers={"Authorization": f"Bearer {bearer}"})
+
+
+def advance(url: str, seconds: float) -> dict:
+    return requests.post(f"{url}/_emulator/clock/advance", json={"seconds": seconds}).json()
+
+
+def test_state_survives_kill_9_on_sqlite(servers, tmp_path):
+    state = f"sqlite:{tmp_path / 'state.db'}"
+    first = servers("--state", state, "--clock", "manual", "--now", NOW)
+    url = first.url
+    assert "(new)" in first.banner()
+    assert requests.put(f"{url}/_emulator/scenario", data=SCENARIO).status_code == 200
+    parkup = requests.post(f"{url}/api/v3/business/report/event/user", json={})
+    assert parkup.status_code == 503  # the rule answered once of its two times
+    bearer = token(url)
+    done = submit(url, bearer)
+    advance(url, 600)
+    available = detail(url, bearer, done).json()
+    assert available["status"] == "Available"
+    link = available["signedAssets"][0]
+    before = requests.get(link)
+    assert before.status_code == 200 and gzip.decompress(before.content)
+    pending = submit(url, bearer)
+    advance(url, 60)
+    clock = requests.get(f"{url}/_emulator/clock").json()
+    journal = requests.get(f"{url}/_emulator/journal").json()["requests"]
+    first.kill()
+    # The cached report file is gone too: the download must be written again, byte for byte.
+    for name in os.listdir(f"{tmp_path / 'state.db'}.files"):
+        os.remove(os.path.join(f"{tmp_path / 'state.db'}.files", name))
+
+    # Start-up flags only set up an empty store: this --now is ignored, the state is resumed.
+    second = servers("--state", state, "--clock", "manual", "--now", "2030-01-01T00:00:00Z")
+    url = second.url
+    assert "resumed existing state" in second.banner()
+    assert requests.get(f"{url}/_emulator/clock").json() == clock
+    assert requests.get(f"{url}/_emulator/journal").json()["requests"] == journal
+    status = requests.get(f"{url}/_emulator/scenario").json()
+    assert status["scenario"]["name"] == "survives"
+    assert [(r["matched"], r["answered"]) for r in status["rules"]] == [(1, 1)]
+    assert requests.post(f"{url}/api/v3/business/report/event/user", json={}).status_code == 503
+    assert requests.post(f"{url}/api/v3/business/report/event/user", json={}).status_code != 503  # times: 2 used up
+    # The token still works, the Pending request completes after the restart, the old link gives the same bytes.
+    assert detail(url, bearer, pending).json()["status"] == "Pending"
+    advance(url, 600)
+    assert detail(url, bearer, pending).json()["status"] == "Available"
+    after = requests.get(link.replace(first.url, url))
+    assert after.status_code == 200 and after.content == before.content
+
+
+def test_nothing_from_before_a_reset_opens_anything_after_it(servers, tmp_path):
+    server = servers("--state", f"sqlite:{tmp_path / 'state.db'}", "--clock", "manual", "--now", NOW)
+    url = server.url
+    old_token = token(url)
+    old_request = submit(url, old_token)
+    advance(url, 600)
+    old_link = detail(url, old_token, old_request).json()["signedAssets"][0]
+    assert requests.get(old_link).status_code == 200
+    assert requests.post(f"{url}/_emulator/reset", json={}).status_code == 200
+
+    # The same seed and calls after the reset: new ids, and the old ones are refused.
+    new_token = token(url)
+    new_request = submit(url, new_token)
+    advance(url, 600)
+    assert new_token != old_token and new_request != old_request
+    assert detail(url, old_token, new_request).status_code == 401
+    assert detail(url, new_token, old_request).status_code == 404
+    refused = requests.get(old_link)
+    assert refused.status_code == 403 and b"<Code>AccessDenied</Code>" in refused.content
+
+
+def test_on_memory_a_link_from_before_a_restart_is_refused_after_it(servers):
+    first = servers("--clock", "manual", "--now", NOW)
+    bearer = token(first.url)
+    request_id = submit(first.url, bearer)
+    advance(first.url, 600)
+    link = detail(first.url, bearer, request_id).json()["signedAssets"][0]
+    assert requests.get(link).status_code == 200
+    first.kill()
+    second = servers("--clock", "manual", "--now", NOW)
+    advance(second.url, 600)
+    assert requests.get(link.replace(first.url, second.url)).status_code == 403
+    assert detail(second.url, bearer, request_id).status_code == 401
+    assert detail(second.url, token(second.url), request_id).status_code == 404
+
+
+def test_links_are_checked_whole(report_emulator):
+    """The signing secret is random per store, and the AWSAccessKeyId is part of what is checked."""
+    url = report_emulator.url
+    bearer = token(url)
+    request_id = submit(url, bearer)
+    report_emulator.advance(600)
+    link = detail(url, bearer, request_id).json()["signedAssets"][0]
+    assert requests.get(link).status_code == 200
+    changed = requests.get(link.replace("AWSAccessKeyId=ECHO360EMULATOR", "AWSAccessKeyId=SOMEONEELSE"))
+    assert changed.status_code == 403 and b"InvalidAccessKeyId" in changed.content
+    removed = requests.get(link.replace("AWSAccessKeyId=ECHO360EMULATOR&", ""))
+    assert removed.status_code == 403
+    forged = requests.get(link[: link.index("Signature=") + 10] + "A" * 43)
+    assert forged.status_code == 403
+
+
+@pytest.mark.parametrize("state, message", [
+    ("sqlite:/no/such/folder/state.db", "does not exist"),
+    ("sqlite:", "name the database file"),
+    ("postgres://localhost/x", "is not a store"),
+])
+def test_a_store_that_cannot_be_used_exits_2_with_one_line(state, message):
+    proc = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "0", "--state", state],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_a_file_that_is_not_ours_is_refused_and_left_alone(tmp_path):
+    import sqlite3
+
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n" * 100)
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER)")
+    newer = tmp_path / "newer.db"
+    subprocess.run([sys.executable, "-c", f"from emulator.core.store import open_store; open_store('sqlite:{newer}')"],
+                   check=True, timeout=30)
+    with sqlite3.connect(newer) as conn:
+        conn.execute("PRAGMA user_version = 99")
+        conn.execute("PRAGMA journal_mode = DELETE")  # fold the write-ahead log into the file before comparing
+    for path, message in ((text, "cannot be used"), (other, "another program"), (newer, "newer report-emulator")):
+        before = path.read_bytes()
+        proc = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "0", "--state", f"sqlite:{path}"],
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+        assert path.read_bytes() == before
