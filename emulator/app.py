@@ -4,18 +4,19 @@ from __future__ import annotations
 import time
 
 from flask import Flask, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .core.admin import admin
 from .core.ui import ui
 from .core.clock import wall_now
 from .core.contract import check_request
 from .core.faults import after_vendor_request, before_vendor_request, break_connection
+from .core.limits import JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, MAX_BODY_BYTES, bound_entry, too_large_message
 from .core.registry import Emulator
 from .settings import Settings, format_instant
 from .vendors import VENDORS
 
-BODY_CAP = 2048  # bytes of a request body kept in the journal
+BODY_CAP = JOURNAL_BODY_BYTES  # bytes of a request body kept in the journal
 
 
 class EmulatorFlask(Flask):
@@ -28,11 +29,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
     app = EmulatorFlask("emulator")
     app.json.sort_keys = False  # vendors' field order is part of their contract
+    # A larger body is refused with 413 (see _refuse_large_body), also where a view reads it or a form.
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY_BYTES
     emulator = Emulator(settings)
     app.extensions["emulator"] = emulator
     # Registered before the vendors' own app-wide hooks (Strigo's rate limiter), so that the contract
     # check and the scenario's rules come first (a rule answers before anything of the vendor's runs)
     # and the journal records last, the answer as sent. One hook each side: less per-request overhead.
+    app.before_request(_refuse_large_body)
     app.before_request(_before_vendor_request)
     app.after_request(_after_vendor_request)
     app.teardown_request(lambda _exc: emulator.unpin())
@@ -51,6 +55,13 @@ def vendor_for_path(path: str):
     from flask import current_app
 
     return current_app.extensions["emulator"].vendor_for_path(path)
+
+
+def _refuse_large_body():
+    """A declared body past MAX_BODY_BYTES: 413 in the vendor's envelope (or admin JSON), the body unread."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise RequestEntityTooLarge()
+    return None
 
 
 def _before_vendor_request():
@@ -98,7 +109,7 @@ def _check_contract():
     at = format_instant(emulator.clock.now())
     strict = emulator.strict
     for violation in g.violations:
-        emulator.violations.append({"vendor": spec.name, "method": request.method, "path": request.path,
+        emulator.violations.append({"vendor": spec.name, "method": request.method, "path": request.path[:JOURNAL_PATH_BYTES],
                                     "at": at, "strict": strict, **violation})
     if not strict:
         return None
@@ -113,9 +124,12 @@ def _record(response: Response) -> None:
     ctx = g._get_current_object()
     emulator = current_app.extensions["emulator"]
     spec = emulator.vendor_for_path(req.path)
-    body = req.get_data(cache=True)[:BODY_CAP]
+    try:
+        body = req.get_data(cache=True)
+    except RequestEntityTooLarge:  # refused unread: nothing to keep
+        body = b""
     fault = ctx.get("fault")
-    emulator.journal.record(
+    emulator.journal.record(bound_entry(
         {
             "method": req.method,
             "path": req.path,
@@ -129,10 +143,10 @@ def _record(response: Response) -> None:
             "rule": ctx.get("rule"),
             "fault": fault,
             "delay_ms": ctx.get("delay_ms", 0),  # latency and rule delays the scenario added
-            "body": body.decode("utf-8", "replace") if body else None,
+            "body": body or None,  # bound_entry decodes what it keeps
             "violations": ctx.get("violations") or [],
         }
-    )
+    ))
 
 
 def _http_error(exc: HTTPException):
@@ -143,10 +157,12 @@ def _http_error(exc: HTTPException):
         message = f"No route for {request.method} {request.path}"
     elif exc.code == 405:
         message = f"Method {request.method} is not allowed on {request.path}"
+    elif exc.code == 413:
+        message = too_large_message()
     if spec is not None:
         response = spec.error_response(exc.code or 500, message)
     else:
-        response = jsonify({"error": message, "errors": {}})
+        response = jsonify({"error": message, "errors": {"_body": [message]} if exc.code == 413 else {}})
         response.status_code = exc.code or 500
     if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)

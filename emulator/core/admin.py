@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ..settings import format_instant, parse_instant
+from .limits import LimitExceeded, read_json
 
 admin = Blueprint("_emulator", __name__, url_prefix="/_emulator")
 
@@ -41,9 +42,12 @@ def load_body(schema: Schema) -> dict:
     if not raw.strip():
         payload: Any = {}
     else:
-        payload = request.get_json(force=True, silent=True)
-        if payload is None:
-            raise AdminError("the request body is not valid JSON", {"_body": ["not valid JSON"]})
+        try:
+            payload = read_json(raw)
+        except LimitExceeded as exc:
+            raise AdminError(exc.message, {"_body": [exc.message]}, exc.status) from None
+        except ValueError:
+            raise AdminError("the request body is not valid JSON", {"_body": ["not valid JSON"]}) from None
     if not isinstance(payload, dict):
         raise AdminError("the request body must be a JSON object", {"_body": ["must be a JSON object"]})
     try:

@@ -8,7 +8,6 @@ served or enforced.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,6 +15,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from marshmallow import RAISE, Schema, ValidationError
+
+from .limits import MAX_VIOLATIONS, VIOLATION_TEXT_BYTES, LimitExceeded, read_json
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -161,8 +162,11 @@ def _parse_body(content_type: str, body: bytes, violations: list[Violation]) -> 
     try:
         if content_type == FORM:
             return {name: values[-1] for name, values in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
-        return json.loads(body)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return read_json(body)
+    except LimitExceeded as exc:
+        violations.append(Violation("body", "_body", "body limit", exc.message))
+        return None
+    except ValueError:  # UnicodeDecodeError is a ValueError
         kind = "form" if content_type == FORM else "JSON"
         violations.append(Violation("body", "_body", "malformed body", f"the request body is not valid {kind}"))
         return None
@@ -211,4 +215,12 @@ def check_request(op: Operation, args: dict[str, list[str]], headers: Mapping[st
         elif not _accepts(accept, prepared.accept):
             violations.append(Violation("headers", "Accept", "unacceptable accept",
                                         f"Accept {accept!r} matches none of {', '.join(op.accept)}"))
-    return violations
+    if len(violations) > MAX_VIOLATIONS:  # 10,000 unknown parameters are not worth 10,000 records
+        more = len(violations) - MAX_VIOLATIONS
+        first = violations[MAX_VIOLATIONS]
+        violations = violations[:MAX_VIOLATIONS] + [Violation(
+            first.location, "_more", "too many violations",
+            f"and {more} more violations, not recorded (at most {MAX_VIOLATIONS} per request)")]
+    cut = VIOLATION_TEXT_BYTES  # a parameter's name can be as long as the request line
+    return [v if len(v.param) <= cut and len(v.message) <= cut else
+            Violation(v.location, v.param[:cut], v.rule, v.message[:cut]) for v in violations]

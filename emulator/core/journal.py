@@ -3,16 +3,16 @@
 It lives in the store (a capped log), so every process and replica appends to one journal, in
 order of arrival. Each entry (recorded by app.py's after-request hook): method, path, query, status
 (None when a connection reset answered nothing), vendor, `at` (emulator clock), `wall_at` (wall
-clock), duration_ms, rule (the scenario rule that answered, if any), fault, body (capped), violations.
+clock), duration_ms, rule (the scenario rule that answered, if any), fault, body, violations; each
+entry cut to size and its secrets masked by limits.bound_entry.
 """
 from __future__ import annotations
 
 import difflib
 from typing import Any, Iterator
 
+from .limits import JOURNAL_MAX_BYTES  # the journal's entries together, in bytes of JSON
 from .store import Store
-
-JOURNAL_MAX_BYTES = 8 * 1024 * 1024  # the journal's entries together, in bytes of JSON
 
 
 class RequestLog:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..settings import format_instant, parse_instant
+from .limits import LimitExceeded, read_json, read_yaml
 from .world import stable_hash
 
 FAULTS = ("connection_reset", "empty_response", "malformed_body")
@@ -295,17 +296,21 @@ def _tidy(path: str) -> str:
 
 
 def parse_text(text: str, origin: str = "scenario", as_json: bool = False) -> Any:
-    """YAML (or JSON, which YAML reads too) to Python; a syntax error names its line."""
-    if as_json:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ScenarioError(f"{origin}: JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-                                {"_syntax": [f"line {exc.lineno}, column {exc.colno}: {exc.msg}"]}) from None
-    import yaml
+    """YAML (or JSON, which YAML reads too) to Python; a syntax error names its line.
+
+    Read within the limits of core/limits.py: no YAML anchors or aliases, nesting at most MAX_JSON_DEPTH.
+    """
+    import yaml  # here, not at the top: start-up time
 
     try:
-        return yaml.safe_load(text)
+        if as_json:
+            return read_json(text)
+        return read_yaml(text)
+    except LimitExceeded as exc:
+        raise ScenarioError(f"{origin}: {exc.message}", {"_body": [exc.message]}) from None
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{origin}: JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                            {"_syntax": [f"line {exc.lineno}, column {exc.colno}: {exc.msg}"]}) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -437,8 +442,8 @@ class ActiveScenario:
             # Parsed here, not with request.get_json(), so the vendor's own parsing is not pre-empted.
             if not parsed:
                 try:
-                    parsed.append(json.loads(request.get_data(cache=True) or b"null"))
-                except ValueError:
+                    parsed.append(read_json(request.get_data(cache=True) or b"null"))
+                except (ValueError, LimitExceeded):  # the vendor's own parsing names the problem
                     parsed.append(_NOT_JSON)
             return parsed[0]
 

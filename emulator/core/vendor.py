@@ -1,6 +1,7 @@
 """What a vendor package hands the core: its blueprint, its model class and its error envelope."""
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -101,3 +102,8 @@ class Vendor:
 def vendor_model(name: str) -> Any:
     """The current app's model for a vendor (for views)."""
     return current_app.extensions["emulator"].vendors[name]
+
+
+def same_secret(given: str | None, expected: str) -> bool:
+    """Whether a client's credential equals the expected one, compared in constant time."""
+    return given is not None and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))

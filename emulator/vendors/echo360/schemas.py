@@ -1,7 +1,7 @@
 """Echo360's marshmallow schemas: requests (load) and responses (dump), wire names via data_key."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, post_dump, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_dump, validate
 
 from ...core.csvout import DELIMITERS
 
@@ -42,6 +42,21 @@ class ReportRequestBodySchema(Schema):
 
     parameters = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     output = fields.Nested(OutputSchema, load_default=lambda: OutputSchema().load({}))
+
+
+class LenientOutputSchema(OutputSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class LenientReportRequestBodySchema(ReportRequestBodySchema):
+    """The same body outside strict mode: keys the document does not list are ignored, as public
+    clients send some (`reportName`, `access_token`, `output.output`); the contract check records them."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    output = fields.Nested(LenientOutputSchema, load_default=lambda: OutputSchema().load({}))
 
 
 # --- responses (dump) ----------------------------------------------------------------------------

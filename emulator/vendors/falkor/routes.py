@@ -8,7 +8,8 @@ import time
 from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
-from ...core.vendor import vendor_model
+from ...core.limits import LimitExceeded, read_json
+from ...core.vendor import same_secret, vendor_model
 from .errors import BadRequest, FalkorError, NotFound, TooManyRequests, Unauthorized, handle
 from .models import PathwayNotFound
 from .schemas import PathwayLogsRequestSchema, PathwayLogsSchema, describe
@@ -27,7 +28,7 @@ def check_token(model) -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "basic" or not token.strip():
         raise Unauthorized("Authorization must use the Basic scheme: 'Authorization: Basic <token>'")
-    if token.strip() != model.credentials()["token"]:
+    if not same_secret(token.strip(), model.credentials()["token"]):
         raise Unauthorized("Invalid API token")
 
 
@@ -36,8 +37,10 @@ def load_body() -> dict:
     if not raw.strip():
         raise BadRequest("The request body is empty: send a JSON object with at least 'pathway'")
     try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
+        payload = read_json(raw)
+    except LimitExceeded as exc:
+        raise FalkorError(exc.message, exc.status) from None
+    except ValueError:  # UnicodeDecodeError is a ValueError
         raise BadRequest("The request body is not valid JSON") from None
     if not isinstance(payload, dict):
         raise BadRequest("The request body must be a JSON object with at least 'pathway'")

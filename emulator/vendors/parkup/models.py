@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from ...core.vendor import VendorModel
+from ...core.vendor import VendorModel, same_secret
 
 DEFAULT_CUSTOMER_COUNT = 4
 DEFAULT_USERS_PER_CUSTOMER = 6
@@ -65,7 +65,7 @@ class ParkUpModel(VendorModel):
         """A new access token for the credentials' refresh token, which stays usable (it is not single-use)."""
         if grant_type != GRANT_TYPE:
             raise TokenRefused(f"unsupported grant_type {grant_type!r}: use {GRANT_TYPE!r}")
-        if refresh_token != self.credentials()["refresh_token"]:
+        if not same_secret(refresh_token, self.credentials()["refresh_token"]):
             raise TokenRefused("unknown refresh_token")
         seconds = int(self.emulator.knobs("parkup").get("access_token_seconds") or ACCESS_TOKEN_SECONDS)
         token = f"{self.draw_rng('access_token').getrandbits(256):064x}"
@@ -78,7 +78,7 @@ class ParkUpModel(VendorModel):
         """Accept the fixed `token` credential or an access token issued and not yet expired."""
         if not token:
             raise TokenRefused("missing token: send 'Authorization: Bearer <token>'")
-        if token == self.credentials()["token"]:
+        if same_secret(token, self.credentials()["token"]):
             return
         expires_at = self.store.map_get(self.TOKENS, token)
         if expires_at is None:

@@ -1,11 +1,10 @@
 """ParkUp's thin views: load, call the model, dump or raise."""
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
+from ...core.limits import LimitExceeded, read_json
 from ...core.vendor import vendor_model
 from .errors import BadRequest, NotFound, ParkUpError, TooManyRequests, Unauthorized, handle
 from .models import TokenRefused, UserNotFound
@@ -40,8 +39,10 @@ def check_rate(model) -> None:
 
 def json_object() -> dict:
     try:
-        payload = json.loads(request.get_data(cache=True))
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
+        payload = read_json(request.get_data(cache=True))
+    except LimitExceeded as exc:  # the document fixes the 400 body: the limit is named in X-Emulator-Error
+        raise BadRequest(exc.message) from None
+    except ValueError:  # UnicodeDecodeError is a ValueError
         raise BadRequest("the request body is not valid JSON") from None
     if not isinstance(payload, dict):
         raise BadRequest("the request body must be a JSON object")

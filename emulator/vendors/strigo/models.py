@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from ...core.vendor import VendorModel
+from ...core.vendor import VendorModel, same_secret
 from .errors import CourseNotFound, EventNotFound, RequestValidationError, Unauthorized
 
 DEFAULT_RATE_LIMIT = 120  # requests per minute per organisation (the docs say roughly 100-200)
@@ -209,7 +209,7 @@ class StrigoModel(VendorModel):
         if scheme.lower() != "bearer" or not sep or not org_id or not api_key:
             raise Unauthorized("Malformed Authorization header. Expected 'Authorization: Bearer <ORG_ID>:<API_KEY>'.")
         creds = self.credentials()
-        if org_id != creds["org_id"] or api_key != creds["api_key"]:
+        if not (same_secret(org_id, creds["org_id"]) & same_secret(api_key, creds["api_key"])):
             raise Unauthorized("Invalid organization id or API key.")
         return org_id
 

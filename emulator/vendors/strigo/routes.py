@@ -5,12 +5,11 @@ runs before authentication) and every answer carries the x-ratelimit-* headers.
 """
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, current_app, g, request
 from marshmallow import ValidationError
 
 from ...core.csvout import render_csv
+from ...core.limits import LimitExceeded, read_json
 from ...core.vendor import vendor_model
 from .errors import (
     JSON,
@@ -100,11 +99,11 @@ def activity_body() -> dict:
         payload = {}
     else:
         try:
-            payload = json.loads(raw)
+            payload = read_json(raw)
+        except LimitExceeded as exc:  # Strigo refuses every unreadable body with its 422, the limit named
+            raise RequestValidationError([("body", "body", f"The body is not valid JSON: {exc.message}")]) from None
         except ValueError as exc:
             raise RequestValidationError([("body", "body", f"The body is not valid JSON: {exc}")]) from None
-        except RecursionError:
-            raise RequestValidationError([("body", "body", "The body is not valid JSON: nested too deeply")]) from None
         if payload is None:
             payload = {}
     if not isinstance(payload, dict):
