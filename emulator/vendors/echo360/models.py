@@ -28,7 +28,7 @@ from ...core.csvout import write_csv_file
 from ...core.jobs import Lifecycle, Ref, Transition
 from ...core.scheduler import Scheduler
 from ...core.store import DELETE
-from ...core.vendor import VendorModel
+from ...core.vendor import VendorModel, same_secret
 from ...settings import parse_instant
 from . import data
 from .errors import AccessDenied, BadRequest, NotFound, TooManyRequests, Unauthorized
@@ -499,11 +499,6 @@ class Echo360Model(VendorModel):
 
     def close(self) -> None:
         self.scheduler.shutdown()
-
-
-def same_secret(given: str, expected: str) -> bool:
-    """Compare credentials in constant time (a timing side channel must not reveal a prefix)."""
-    return hmac.compare_digest(str(given).encode(), str(expected).encode())
 
 
 def _one_year_before(now: datetime) -> datetime:
