@@ -36,6 +36,7 @@ CHANNEL_TIMEOUT = 20  # seconds with no bytes in or out before a connection (idl
 CLEANUP_INTERVAL = 5  # seconds between waitress's checks for such connections
 CONNECTION_LIMIT = 4000  # open connections per process; above it the process stops accepting until some close
 THREADS = 32
+STARTUP_SECONDS = 30  # a worker that fails this soon after the start stops the whole server instead of being replaced
 
 
 def _send_buffering() -> dict:
@@ -218,12 +219,20 @@ def _supervise(settings, sock: socket.socket, workers: int, threads: int, on_rea
     processes = [start() for _ in range(workers)]
     if on_ready:
         on_ready(url_of(sock))
+    started = time.monotonic()
+    failure = None
     while not stopping.is_set():
         multiprocessing.connection.wait([p.sentinel for p in processes], timeout=0.5)
         for i, process in enumerate(processes):
-            if process.exitcode is not None and not stopping.is_set():
-                log.warning("worker %s exited with %s; starting another", process.pid, process.exitcode)
-                processes[i] = start()
+            if process.exitcode is None or stopping.is_set():
+                continue
+            if process.exitcode != 0 and time.monotonic() - started < STARTUP_SECONDS:
+                # It could not build its app (its traceback is above): another would fail the same way.
+                failure = f"report-emulator: a worker exited during start-up (exit code {process.exitcode})"
+                stopping.set()
+                break
+            log.warning("worker %s exited with %s; starting another", process.pid, process.exitcode)
+            processes[i] = start()
     sock.close()  # the workers close theirs as they drain; then the port refuses connections
     for process in processes:
         if process.is_alive():
@@ -234,6 +243,8 @@ def _supervise(settings, sock: socket.socket, workers: int, threads: int, on_rea
         if process.is_alive():
             process.kill()
             process.join()
+    if failure:
+        raise SystemExit(failure)
 
 
 def serve_forever(app, host: str, port: int, threads: int = THREADS, on_ready=None) -> None:

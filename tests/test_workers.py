@@ -210,3 +210,15 @@ def test_a_worker_that_dies_is_replaced(scenario_path):
             assert fresh_post(f"{server.url}{PARKUP}", json={}).status_code == 200
     finally:
         assert server.stop() == 0
+
+
+def test_a_worker_that_cannot_start_stops_the_server_with_a_message(tmp_path):
+    """The scenario file is gone by the time the workers read it: no endless restarts, exit 1 with a message."""
+    scenario = tmp_path / "gone.json"
+    scenario.write_text(json.dumps(SCENARIO))
+    script = SERVE.replace("serve(settings, create_app(settings)",
+                           "app = create_app(settings)\nimport os; os.remove(options['scenario'])\nserve(settings, app")
+    options = {"port": free_port(), "workers": 2, "scenario": str(scenario), "state": STATE}
+    proc = subprocess.run([sys.executable, "-c", script, json.dumps(options)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().endswith("a worker exited during start-up (exit code 1)")
