@@ -36,7 +36,6 @@ CHANNEL_TIMEOUT = 20  # seconds with no bytes in or out before a connection (idl
 CLEANUP_INTERVAL = 5  # seconds between waitress's checks for such connections
 CONNECTION_LIMIT = 4000  # open connections per process; above it the process stops accepting until some close
 THREADS = 32
-STARTUP_SECONDS = 30  # a worker that fails this soon after the start stops the whole server instead of being replaced
 
 
 def _send_buffering() -> dict:
@@ -177,11 +176,13 @@ def _serve_here(app, sock: socket.socket, threads: int) -> None:
     server.run()
 
 
-def _worker(settings, sock: socket.socket, threads: int) -> None:
+def _worker(settings, sock: socket.socket, threads: int, built) -> None:
     """One worker process: its own app (and store connections), serving the shared socket."""
     from .app import create_app
 
-    _serve_here(create_app(settings), sock, threads)
+    app = create_app(settings)
+    built.set()
+    _serve_here(app, sock, threads)
 
 
 def serve(settings, app, on_ready: Callable[[str], None] | None = None) -> None:
@@ -206,9 +207,13 @@ def _supervise(settings, sock: socket.socket, workers: int, threads: int, on_rea
     spawn = multiprocessing.get_context("spawn")
     stopping = threading.Event()
 
+    built = {}  # process -> Event set once it has built its app
+
     def start() -> multiprocessing.Process:
-        process = spawn.Process(target=_worker, args=(settings, sock, threads), name="report-emulator-worker")
+        event = spawn.Event()
+        process = spawn.Process(target=_worker, args=(settings, sock, threads, event), name="report-emulator-worker")
         process.start()
+        built[process] = event
         return process
 
     def stop(*_) -> None:
@@ -219,14 +224,13 @@ def _supervise(settings, sock: socket.socket, workers: int, threads: int, on_rea
     processes = [start() for _ in range(workers)]
     if on_ready:
         on_ready(url_of(sock))
-    started = time.monotonic()
     failure = None
     while not stopping.is_set():
         multiprocessing.connection.wait([p.sentinel for p in processes], timeout=0.5)
         for i, process in enumerate(processes):
             if process.exitcode is None or stopping.is_set():
                 continue
-            if process.exitcode != 0 and time.monotonic() - started < STARTUP_SECONDS:
+            if not built[process].is_set():
                 # It could not build its app (its traceback is above): another would fail the same way.
                 failure = f"report-emulator: a worker exited during start-up (exit code {process.exitcode})"
                 stopping.set()
