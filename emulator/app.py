@@ -11,6 +11,7 @@ from .core.clock import wall_now
 from .core.contract import check_request
 from .core.faults import after_vendor_request, before_vendor_request, break_connection
 from .core.registry import Emulator
+from .request_log import log_request
 from .settings import Settings, format_instant
 from .vendors import VENDORS
 
@@ -108,8 +109,7 @@ def _record(response: Response) -> None:
     spec = emulator.vendor_for_path(req.path)
     body = req.get_data(cache=True)[:BODY_CAP]
     fault = ctx.get("fault")
-    emulator.journal.record(
-        {
+    entry = {
             "method": req.method,
             "path": req.path,
             "query": req.query_string.decode("latin-1"),
@@ -125,7 +125,9 @@ def _record(response: Response) -> None:
             "body": body.decode("utf-8", "replace") if body else None,
             "violations": ctx.get("violations") or [],
         }
-    )
+    emulator.journal.record(entry)
+    if emulator.settings.log_requests:  # --log-requests
+        log_request(entry)
 
 
 def _http_error(exc: HTTPException):

@@ -81,3 +81,10 @@ def serve_forever(app, host: str, port: int, threads: int = 32, on_ready=None) -
         pass
     finally:
         server.server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+
+
+def serve(settings, app, on_ready=None) -> None:
+    """Serve `app` as `settings` say until terminated; `on_ready(url)` once listening. A bind failure
+    (port in use, unknown host) raises OSError before on_ready. (A thin wrapper of serve_forever.)"""
+    serve_forever(app, settings.host, settings.port, settings.threads,
+                  on_ready=(lambda server: on_ready(server.url)) if on_ready else None)
