@@ -84,12 +84,7 @@ class ScenarioSource(click.ParamType):
     envvar_list_splitter = os.pathsep
 
     def convert(self, value, param, ctx):
-        from .scenarios import files, shipped
-
-        if not all(path.exists() for path in files(value)):
-            self.fail(f"no file, folder or shipped scenario called {value!r} "
-                      f"(shipped: {', '.join(shipped())})", param, ctx)
-        return str(value)
+        return str(value)  # checked with the files' contents, so that one line names every problem
 
 
 class Credential(click.ParamType):
@@ -159,30 +154,50 @@ def cli() -> None:
               help="print one line per vendor call")
 def serve(**options) -> None:
     """Run the emulator (the default command)."""
+    settings = settings_from_options(options)
+    check_scenarios(settings.scenarios)
+    run(settings)
+
+
+def settings_from_options(options: dict) -> Settings:
+    options = dict(options)
     credentials: dict[str, dict[str, str]] = {}
     for vendor, key, value in options.pop("credentials"):
         credentials.setdefault(vendor, {})[key] = value
     scenarios = list(options.pop("scenarios"))
     try:
-        settings = Settings(**options, scenarios=scenarios, credentials=credentials)
+        return Settings(**options, scenarios=scenarios, credentials=credentials)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    check_scenarios(scenarios)
-    run(settings)
+
+
+def parse_settings(argv: list[str]) -> Settings:
+    """The Settings `report-emulator serve ARGV` would run with (flags, then EMULATOR_* variables)."""
+    with serve.make_context("serve", list(argv)) as ctx:
+        return settings_from_options(ctx.params)
 
 
 def check_scenarios(sources: list[str]) -> None:
-    """Refuse bad scenario files before start-up, naming every wrong field (one line)."""
+    """Refuse bad scenarios before start-up, naming every missing file and wrong field (one line)."""
     from .core.scenarios import ScenarioError, load
+    from .scenarios import files, shipped
 
-    if not sources:
-        return
-    try:
-        for source in sources:
+    problems = []
+    for source in sources:
+        if not all(path.exists() for path in files(source)):
+            problems.append(f"no file, folder or shipped scenario called {source!r} (shipped: {', '.join(shipped())})")
+            continue
+        try:
             load(source)
-        load(sources)
-    except ScenarioError as exc:
-        raise click.UsageError(f"invalid scenario: {exc.message}") from None
+        except ScenarioError as exc:
+            problems.append(exc.message)
+    if not problems and len(sources) > 1:
+        try:
+            load(sources)
+        except ScenarioError as exc:
+            problems.append(f"the scenarios together: {exc.message}")
+    if problems:
+        raise click.UsageError("invalid scenario: " + " | ".join(problems))
 
 
 def scenario_names(sources: list[str]) -> list[str]:

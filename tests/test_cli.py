@@ -137,7 +137,7 @@ def test_bad_flags_are_refused_in_one_line(argv, message):
         ("EMULATOR_WORKERS", "two", "EMULATOR_WORKERS (--workers)"),
         ("EMULATOR_STATE", "disk", "EMULATOR_STATE (--state)"),
         ("EMULATOR_CREDENTIAL", "parkup.secret=x", "parkup has no credential 'secret'"),
-        ("EMULATOR_SCENARIO", "nowhere.yaml", "EMULATOR_SCENARIO (--scenario): no file, folder or shipped scenario"),
+        ("EMULATOR_SCENARIO", f"parkup-outage{os.pathsep}nowhere.yaml", "no file, folder or shipped scenario called 'nowhere.yaml'"),
     ],
 )
 def test_bad_environment_is_refused_naming_the_variable(name, value, message):
