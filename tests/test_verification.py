@@ -154,3 +154,11 @@ def test_a_path_wins_over_a_shipped_name_and_a_missing_one_is_named(report_emula
     assert report_emulator.load_scenario("parkup-outage")["name"] == "mine"
     with pytest.raises(ScenarioError, match="cannot read scenario file no-such"):
         report_emulator.load_scenario("no-such")
+
+
+def test_readme_lists_every_shipped_scenario_by_name():
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = text[text.index("### Shipped scenarios"):text.index("### The journal as an assertion tool")]
+    import re
+
+    assert set(re.findall(r"^\| `([a-z0-9-]+)` \|", table, re.M)) == set(shipped())
