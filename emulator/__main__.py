@@ -1,53 +1,249 @@
-"""The command line: `report-emulator serve ...` (also `python -m emulator`)."""
+"""The command line: `report-emulator serve ...` (also `python -m emulator`), built on click.
+
+Every option is also an EMULATOR_* environment variable (the flag wins). Every refusal is one line
+on standard error with exit status 2, before anything starts.
+"""
 from __future__ import annotations
 
-import argparse
+import ipaddress
 import os
 import sys
+from datetime import datetime
 
-from .settings import Settings, parse_instant
+import click
+from click.core import ParameterSource
+
+from . import __version__
+from .settings import FALSE_WORDS, LIMITS, TRUE_WORDS, Settings, parse_instant
+
+PROG = "report-emulator"
+COMMANDS = ("serve", "openapi", "scenarios")
 
 
-def _instant(text: str):
+def _range(name: str) -> click.IntRange:
+    low, high = next((low, high) for field, low, high in LIMITS if field == name)
+    return click.IntRange(low, high)
+
+
+def _default_credentials() -> dict[str, dict[str, str]]:
+    from .vendors import VENDORS
+
+    return {vendor.name: dict(vendor.model.default_credentials) for vendor in VENDORS}
+
+
+class Instant(click.ParamType):
+    name = "ISO8601"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_instant(value)
+        except ValueError:
+            self.fail(f"not an ISO 8601 timestamp: {value!r}", param, ctx)
+
+
+class StrictBool(click.types.BoolParamType):
+    """1/0, true/false, yes/no (any case): `EMULATOR_STRICT=treu` is refused, not read as false.
+    (A BoolParamType, so that click treats the option as a boolean flag.)"""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in TRUE_WORDS or word in FALSE_WORDS:
+            return word in TRUE_WORDS
+        self.fail(f"{value!r} is not one of {', '.join(TRUE_WORDS + FALSE_WORDS)}", param, ctx)
+
+
+class Host(click.ParamType):
+    """An IP address or a host name; something shaped like an address must be one (999.1.1.1 is not)."""
+
+    name = "HOST"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip()
+        looks_numeric = all(c.isdigit() or c == "." for c in text) or ":" in text
+        if not text or (looks_numeric and not _is_address(text)):
+            self.fail(f"{value!r} is not an IP address or a host name", param, ctx)
+        return text
+
+
+def _is_address(text: str) -> bool:
     try:
-        return parse_instant(text)
+        ipaddress.ip_address(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 timestamp: {text!r}") from None
+        return False
+    return True
 
 
-def _credential(text: str) -> tuple[str, str, str]:
-    vendor_key, sep, value = text.partition("=")
-    vendor, dot, key = vendor_key.partition(".")
-    if not (sep and dot and vendor and key):
-        raise argparse.ArgumentTypeError(f"expected VENDOR.KEY=VALUE (e.g. strigo.api_key=abc), not {text!r}")
-    return vendor, key, value
+class ScenarioSource(click.ParamType):
+    """A scenario file, a folder of them, or a shipped scenario's name; EMULATOR_SCENARIO joins several with ':'."""
+
+    name = "FILE|DIR|NAME"
+    envvar_list_splitter = os.pathsep
+
+    def convert(self, value, param, ctx):
+        return str(value)  # checked with the files' contents, so that one line names every problem
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="report-emulator", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
-    serve = sub.add_parser("serve", help="run the emulator (the default command)")
-    serve.add_argument("--host", default=None, help="interface to listen on (EMULATOR_HOST; default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port (EMULATOR_PORT; default 8080; 0 picks one)")
-    serve.add_argument("--seed", type=int, default=None, help="world seed (EMULATOR_SEED; default 1)")
-    serve.add_argument("--scenario", action="append", default=None, metavar="FILE",
-                       help="scenario file, repeatable (EMULATOR_SCENARIO, several joined by the path separator)")
-    serve.add_argument("--clock", choices=("real", "manual"), default=None, help="clock mode (EMULATOR_CLOCK; default real)")
-    serve.add_argument("--now", type=_instant, default=None, help="start time, ISO 8601 (EMULATOR_NOW; default the real time)")
-    serve.add_argument("--scale", type=int, default=None, help="world size multiplier (EMULATOR_SCALE; default 1)")
-    serve.add_argument("--strict", action="store_true", default=None, help="refuse requests that break the vendor contract (EMULATOR_STRICT)")
-    serve.add_argument("--journal-cap", type=int, default=None, help="most journal entries kept (EMULATOR_JOURNAL_CAP; default 1000)")
-    serve.add_argument("--state", default=None, help="memory, sqlite:PATH or redis://HOST:PORT/DB (EMULATOR_STATE; default memory)")
-    serve.add_argument("--threads", type=int, default=None, help="worker threads (default 32)")
-    serve.add_argument("--credential", action="append", type=_credential, default=[], metavar="VENDOR.KEY=VALUE",
-                       help="override a default credential, e.g. strigo.api_key=secret (repeatable)")
-    openapi = sub.add_parser("openapi", help="write a vendor's OpenAPI 3 document as JSON")
-    openapi.add_argument("vendor", help="strigo, echo360, falkor or parkup")
-    openapi.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
-    return parser
+class Credential(click.ParamType):
+    """VENDOR.KEY=VALUE, the vendor and the key among the documented default credentials."""
+
+    name = "VENDOR.KEY=VALUE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        vendor_key, sep, secret = value.partition("=")
+        vendor, dot, key = vendor_key.partition(".")
+        if not (sep and dot and vendor and key):
+            self.fail(f"expected VENDOR.KEY=VALUE (e.g. strigo.api_key=abc), not {value!r}", param, ctx)
+        known = _default_credentials()
+        if vendor not in known:
+            self.fail(f"unknown vendor {vendor!r} in {value!r}; vendors: {', '.join(known)}", param, ctx)
+        if key not in known[vendor]:
+            self.fail(f"{vendor} has no credential {key!r}; its keys: {', '.join(known[vendor])}", param, ctx)
+        return vendor, key, secret
 
 
-def write_openapi(vendor: str, output: str) -> int:
+class StateUrl(click.ParamType):
+    """memory, sqlite:PATH or redis://HOST:PORT/DB (the store layer checks the rest and reaches it)."""
+
+    name = "memory|sqlite:PATH|redis://HOST:PORT/DB"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip()
+        if text == "memory" or (text.startswith("sqlite:") and len(text) > 7) or text.startswith("redis://"):
+            return text
+        self.fail(f"expected memory, sqlite:PATH or redis://HOST:PORT/DB, not {value!r}", param, ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
+def cli() -> None:
+    """A local stand-in for the reporting APIs of Strigo, Echo360, Falkor and ParkUp."""
+
+
+@cli.command()
+@click.option("--host", type=Host(), default="127.0.0.1", show_default=True, envvar="EMULATOR_HOST",
+              help="interface to listen on")
+@click.option("--port", type=_range("port"), default=8080, show_default=True, envvar="EMULATOR_PORT",
+              help="port (0 picks a free one)")
+@click.option("--seed", type=_range("seed"), default=1, show_default=True, envvar="EMULATOR_SEED", help="world seed")
+@click.option("--scenario", "scenarios", type=ScenarioSource(), multiple=True, envvar="EMULATOR_SCENARIO",
+              help="a scenario file, a folder (its files in name order) or a shipped name; repeatable")
+@click.option("--clock", type=click.Choice(["real", "manual"]), default="real", show_default=True,
+              envvar="EMULATOR_CLOCK", help="clock mode")
+@click.option("--now", type=Instant(), default=None, envvar="EMULATOR_NOW", help="start time (default: the real time)")
+@click.option("--scale", type=_range("scale"), default=1, show_default=True, envvar="EMULATOR_SCALE",
+              help="world size multiplier")
+@click.option("--strict", is_flag=True, type=StrictBool(), default=False, envvar="EMULATOR_STRICT",
+              help="refuse requests that break the vendor contract")
+@click.option("--journal-cap", type=_range("journal_cap"), default=1000, show_default=True,
+              envvar="EMULATOR_JOURNAL_CAP", help="most journal entries kept")
+@click.option("--threads", type=_range("threads"), default=32, show_default=True, envvar="EMULATOR_THREADS",
+              help="threads per worker")
+@click.option("--credential", "credentials", type=Credential(), multiple=True, envvar="EMULATOR_CREDENTIAL",
+              help="override a default credential, e.g. strigo.api_key=secret; repeatable")
+@click.option("--state", type=StateUrl(), default="memory", show_default=True, envvar="EMULATOR_STATE",
+              help="where state lives: memory, sqlite:PATH or redis://HOST:PORT/DB")
+@click.option("--workers", type=_range("workers"), default=1, show_default=True, envvar="EMULATOR_WORKERS",
+              help="worker processes (more than 1 needs a sqlite: or redis:// state)")
+@click.option("--log-requests", is_flag=True, type=StrictBool(), default=False, envvar="EMULATOR_LOG_REQUESTS",
+              help="print one line per vendor call")
+def serve(**options) -> None:
+    """Run the emulator (the default command)."""
+    settings = settings_from_options(options)
+    check_scenarios(settings.scenarios)
+    run(settings)
+
+
+def settings_from_options(options: dict) -> Settings:
+    options = dict(options)
+    credentials: dict[str, dict[str, str]] = {}
+    for vendor, key, value in options.pop("credentials"):
+        credentials.setdefault(vendor, {})[key] = value
+    scenarios = list(options.pop("scenarios"))
+    try:
+        return Settings(**options, scenarios=scenarios, credentials=credentials)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def parse_settings(argv: list[str]) -> Settings:
+    """The Settings `report-emulator serve ARGV` would run with (flags, then EMULATOR_* variables)."""
+    with serve.make_context("serve", list(argv)) as ctx:
+        return settings_from_options(ctx.params)
+
+
+def check_scenarios(sources: list[str]) -> None:
+    """Refuse bad scenarios before start-up, naming every missing file and wrong field (one line)."""
+    from .core.scenarios import ScenarioError, load
+    from .scenarios import files, shipped
+
+    problems = []
+    for source in sources:
+        if not all(path.exists() for path in files(source)):
+            problems.append(f"no file, folder or shipped scenario called {source!r} (shipped: {', '.join(shipped())})")
+            continue
+        try:
+            load(source)
+        except ScenarioError as exc:
+            problems.append(exc.message)
+    if not problems and len(sources) > 1:
+        try:
+            load(sources)
+        except ScenarioError as exc:
+            problems.append(f"the scenarios together: {exc.message}")
+    if problems:
+        raise click.UsageError("invalid scenario: " + " | ".join(problems))
+
+
+def scenario_names(sources: list[str]) -> list[str]:
+    """The files loaded, in order; a shipped one by its name."""
+    from .scenarios import SHIPPED, files
+
+    return [path.stem if path.parent == SHIPPED else str(path) for source in sources for path in files(source)]
+
+
+def banner(url: str, settings: Settings, emulator) -> str:
+    loaded = scenario_names(settings.scenarios)
+    strict = "on" if emulator.strict else "off"
+    lines = [f"{PROG} {__version__} listening on {url}",
+             f"  docs: {url}/_emulator/docs (admin: {url}/_emulator/health)",
+             f"  state: {emulator.describe_state()}; workers: {settings.workers}; strict mode: {strict}",
+             f"  scenarios: {', '.join(loaded) if loaded else 'none'}",
+             f"  clock: {emulator.clock.mode}, now {emulator.clock.now().isoformat()}; seed {emulator.world.seed}; "
+             f"scale {emulator.world.scale}"]
+    for name, model in emulator.vendors.items():
+        lines.append(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in model.credentials().items()))
+    if settings.log_requests:
+        lines.append("  logging each vendor call: method, path, status, milliseconds, rule")
+    return "\n".join(lines)
+
+
+def run(settings: Settings) -> None:
+    from .app import create_app
+    from .server import serve as serve_app
+
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # e.g. a state URL the store layer refuses or cannot reach
+        raise click.UsageError(" ".join(str(exc).split())) from None
+    emulator = app.extensions["emulator"]
+    try:
+        serve_app(settings, app, lambda url: print(banner(url, settings, emulator), flush=True))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise click.UsageError(f"cannot listen on {settings.host} port {settings.port}: {reason}") from None
+
+
+@cli.command()
+@click.argument("vendor")
+@click.option("--output", "-o", default="-", help="file to write (default: standard output)")
+def openapi(vendor: str, output: str) -> None:
+    """Write a vendor's OpenAPI 3 document as JSON."""
     import json
 
     from .core.openapi import build_document
@@ -55,89 +251,56 @@ def write_openapi(vendor: str, output: str) -> int:
 
     specs = {v.name: v for v in VENDORS if v.contract is not None}
     if vendor not in specs:
-        print(f"report-emulator openapi: unknown vendor {vendor!r}; choose one of {', '.join(specs)}", file=sys.stderr)
-        return 2
+        raise click.UsageError(f"unknown vendor {vendor!r}; choose one of {', '.join(specs)}")
     text = json.dumps(build_document(specs[vendor].contract), indent=2) + "\n"
     if output == "-":
         sys.stdout.write(text)
-    else:
+        return
+    try:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text)
-    return 0
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    credentials: dict[str, dict[str, str]] = {}
-    for vendor, key, value in args.credential:
-        credentials.setdefault(vendor, {})[key] = value
-    return Settings.from_env(
-        host=args.host, port=args.port, seed=args.seed, scenarios=args.scenario, clock=args.clock,
-        now=args.now, scale=args.scale, strict=args.strict, journal_cap=args.journal_cap,
-        threads=args.threads, credentials=credentials or None, state=args.state,
-    )
+@cli.command("scenarios")
+def list_scenarios() -> None:
+    """List the shipped scenarios (load one by name: --scenario NAME)."""
+    from .scenarios import shipped
+
+    items = shipped()
+    width = max(map(len, items), default=0)
+    for name, description in items.items():
+        click.echo(f"{name.ljust(width)}  {description}")
 
 
-def serve(settings: Settings) -> None:
-    from .app import create_app
-    from .server import serve_forever
-
-    try:
-        app = create_app(settings)
-    except ValueError as exc:  # a store that cannot be used (core/store/): one line, exit 2
-        print(f"report-emulator: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    emulator = app.extensions["emulator"]
-
-    def ready(server) -> None:
-        lines = [f"report-emulator listening on {server.url}",
-                 f"  clock: {emulator.clock.mode}, now {emulator.clock.now().isoformat()}; seed {settings.seed}; scale {settings.scale}"]
-        for name, model in emulator.vendors.items():
-            creds = ", ".join(f"{k}={v}" for k, v in model.credentials().items())
-            lines.append(f"  {name}: {creds}")
-        lines.append(f"  state: {emulator.describe_state()}")
-        lines.append(f"  admin: {server.url}/_emulator/health")
-        print("\n".join(lines), flush=True)
-
-    serve_forever(app, settings.host, settings.port, settings.threads, on_ready=ready)
-
-
-def check_scenarios(parser: argparse.ArgumentParser, paths: list[str]) -> None:
-    """Refuse bad scenario files before start-up, naming every wrong field of each file."""
-    from .core.scenarios import ScenarioError, load
-
-    problems = []
-    for path in paths:
-        try:
-            load(path)
-        except ScenarioError as exc:
-            problems.append(f"scenario file {path}:\n" + "\n".join(f"  {line}" for line in exc.lines()))
-    if not problems and len(paths) > 1:
-        try:
-            load(paths)
-        except ScenarioError as exc:
-            problems.append("the scenario files together:\n" + "\n".join(f"  {line}" for line in exc.lines()))
-    if problems:
-        parser.error("invalid scenario\n" + "\n".join(problems))
+def one_line(exc: click.ClickException) -> str:
+    """The refusal as one line; a value from an EMULATOR_* variable is named by the variable."""
+    message = exc.format_message()
+    param = getattr(exc, "param", None)
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.BadParameter) and param is not None and ctx is not None and param.name:
+        if ctx.get_parameter_source(param.name) == ParameterSource.ENVIRONMENT and param.envvar:
+            message = f"Invalid value for {param.envvar} ({param.opts[0]}): {exc.message}"
+    return " ".join(message.split())
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("serve", "openapi", "-h", "--help"):
-        argv.insert(0, "serve")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        try:
-            settings = settings_from_args(args)
-        except ValueError as exc:
-            parser.error(str(exc))
-        check_scenarios(parser, settings.scenarios)
-        serve(settings)
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
+        argv.insert(0, "serve")  # `report-emulator --port 9000` and `python -m emulator` serve
+    try:
+        result = cli.main(args=argv, prog_name=PROG, standalone_mode=False)
+    except click.ClickException as exc:
+        print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 1
+    except KeyboardInterrupt:
         return 0
-    if args.command == "openapi":
-        return write_openapi(args.vendor, args.output)
-    parser.print_help()
-    return 2
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

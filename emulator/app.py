@@ -13,6 +13,7 @@ from .core.contract import check_request
 from .core.faults import after_vendor_request, before_vendor_request, break_connection
 from .core.limits import JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, MAX_BODY_BYTES, bound_entry, too_large_message
 from .core.registry import Emulator
+from .request_log import log_request
 from .settings import Settings, format_instant
 from .vendors import VENDORS
 
@@ -129,24 +130,25 @@ def _record(response: Response) -> None:
     except RequestEntityTooLarge:  # refused unread: nothing to keep
         body = b""
     fault = ctx.get("fault")
-    emulator.journal.record(bound_entry(
-        {
-            "method": req.method,
-            "path": req.path,
-            "query": req.query_string.decode("latin-1"),
-            # A connection reset answered nothing: no status.
-            "status": None if fault == "connection_reset" else response.status_code,
-            "vendor": spec.name if spec else None,
-            "at": format_instant(emulator.clock.now()),
-            "wall_at": wall_now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "duration_ms": round((time.perf_counter() - ctx.get("started", time.perf_counter())) * 1000, 3),
-            "rule": ctx.get("rule"),
-            "fault": fault,
-            "delay_ms": ctx.get("delay_ms", 0),  # latency and rule delays the scenario added
-            "body": body or None,  # bound_entry decodes what it keeps
-            "violations": ctx.get("violations") or [],
-        }
-    ))
+    entry = bound_entry({
+        "method": req.method,
+        "path": req.path,
+        "query": req.query_string.decode("latin-1"),
+        # A connection reset answered nothing: no status.
+        "status": None if fault == "connection_reset" else response.status_code,
+        "vendor": spec.name if spec else None,
+        "at": format_instant(emulator.clock.now()),
+        "wall_at": wall_now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "duration_ms": round((time.perf_counter() - ctx.get("started", time.perf_counter())) * 1000, 3),
+        "rule": ctx.get("rule"),
+        "fault": fault,
+        "delay_ms": ctx.get("delay_ms", 0),  # latency and rule delays the scenario added
+        "body": body or None,  # bound_entry decodes what it keeps
+        "violations": ctx.get("violations") or [],
+    })
+    emulator.journal.record(entry)
+    if emulator.settings.log_requests:  # --log-requests
+        log_request(entry)
 
 
 def _http_error(exc: HTTPException):

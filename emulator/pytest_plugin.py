@@ -1,18 +1,28 @@
 """The pytest fixture `report_emulator`: one server per test session, reset before each test.
 
 The server runs in a background thread on port 0 with a manual clock that starts at the real time of
-session start, cut to the second. Every test gets it freshly reset (seed 1 unless a marker says
-otherwise): `@pytest.mark.report_emulator(seed=..., now=..., scenario=...)`.
+session start, cut to the second (or the ini option `report_emulator_now`). Every test gets it
+freshly reset (seed 1, or the ini option `report_emulator_seed`, unless a marker says otherwise):
+`@pytest.mark.report_emulator(seed=..., now=..., scenario=..., strict=...)`.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
-MARKER = "report_emulator(seed=None, now=None, scenario=None): set the emulator's seed, start time or scenario for one test"
+MARKER = ("report_emulator(seed=None, now=None, scenario=None, strict=None): set the emulator's seed, start time, "
+          "scenario (a file, a folder, a shipped name, a dict or a list) or strict mode for one test")
+MARKER_ARGUMENTS = ("now", "scenario", "seed", "strict")
+
+
+def pytest_addoption(parser) -> None:
+    parser.addini("report_emulator_seed", "the report_emulator fixture's default seed (default 1)", default="")
+    parser.addini("report_emulator_now", "the report_emulator fixture's start time, ISO 8601 (default: the real "
+                  "time at session start), so that data does not move with the calendar", default="")
 
 
 def pytest_configure(config) -> None:
@@ -67,22 +77,28 @@ class ReportEmulator:
     def assert_called(self, method: str, path: str, times: int | None = None) -> list[dict]:
         """Assert the journal holds `method path` (exactly `times` times, or at least once); returns those entries.
 
-        The failure message lists the calls that were made to the same path by another method or
-        to a similar path, which is usually the bug.
+        A query string in `path` (`/api/v1/health?x=1`) must be among the parameters sent, as a rule's
+        `match: {query: ...}`. The failure lists the near misses (POST /_emulator/journal/near-misses):
+        calls to the same path by another method, with other parameters, or to a similar path.
         """
-        journal = self.emulator.journal
-        calls = journal.entries(method=method, path=path)
+        from .core.admin import entry_matches, near_misses
+
+        bare, _, query = path.partition("?")
+        match: dict[str, Any] = {"method": method.upper(), "path": bare}
+        if query:
+            match["query"] = dict(parse_qsl(query, keep_blank_values=True))
+        entries = self.emulator.journal.entries()
+        calls = [e for e in entries if entry_matches(match, e)]
         if (times is None and calls) or (times is not None and len(calls) == times):
             return calls
         expected = "at least once" if times is None else f"{times} time{'s' if times != 1 else ''}"
         lines = [f"expected {method.upper()} {path} to be called {expected}, but it was called {len(calls)} time{'s' if len(calls) != 1 else ''}"]
-        misses = journal.near_misses(method, path)
+        misses = near_misses(match, entries)
         if misses:
             lines.append("near misses:")
             lines += [f"  {_describe(e)}" for e in misses]
         else:
-            total = len(journal.entries())
-            lines.append("no near misses; the journal is empty" if not total else f"no near misses among {total} recorded call(s)")
+            lines.append("no near misses; the journal is empty" if not entries else f"no near misses among {len(entries)} recorded call(s)")
         raise AssertionError("\n".join(lines))
 
     def violations(self, vendor: str | None = None) -> list[dict]:
@@ -120,26 +136,67 @@ def _describe(entry: dict) -> str:
     return f"{entry['method']} {entry['path']}{query} -> {status}{rule}"
 
 
+def _session_defaults(config) -> tuple[int, datetime]:
+    """The ini options' seed and start time (a bad value stops the session, naming the option)."""
+    from .core.clock import wall_now
+    from .settings import parse_instant
+
+    seed_text = str(config.getini("report_emulator_seed")).strip()
+    now_text = str(config.getini("report_emulator_now")).strip()
+    try:
+        seed = int(seed_text) if seed_text else 1
+        if seed < 0:
+            raise ValueError
+    except ValueError:
+        raise pytest.UsageError(f"report_emulator_seed must be a whole number of at least 0, not {seed_text!r}") from None
+    try:
+        now = parse_instant(now_text) if now_text else wall_now().replace(microsecond=0)
+    except ValueError:
+        raise pytest.UsageError(f"report_emulator_now must be an ISO 8601 timestamp, not {now_text!r}") from None
+    return seed, now
+
+
 @pytest.fixture(scope="session")
-def report_emulator_server():
+def report_emulator_server(pytestconfig):
     """The session's one server (use `report_emulator` in tests)."""
     from .app import create_app
-    from .core.clock import wall_now
     from .server import ServerThread
     from .settings import Settings
 
-    settings = Settings(port=0, clock="manual", now=wall_now().replace(microsecond=0), seed=1)
+    seed, now = _session_defaults(pytestconfig)
+    settings = Settings(port=0, clock="manual", now=now, seed=seed)
     server = ServerThread(create_app(settings), "127.0.0.1", 0).start()
     yield server
     server.stop()
 
 
+def _marker_options(request) -> dict[str, Any]:
+    """The closest marker's arguments; a positional or unknown one fails the test, listing the valid ones."""
+    marker = request.node.get_closest_marker("report_emulator")
+    if marker is None:
+        return {}
+    valid = ", ".join(MARKER_ARGUMENTS)
+    unknown = sorted(set(marker.kwargs) - set(MARKER_ARGUMENTS))
+    if marker.args:
+        pytest.fail(f"@pytest.mark.report_emulator takes keyword arguments only ({valid}), not {marker.args!r}",
+                    pytrace=False)
+    if unknown:
+        pytest.fail(f"@pytest.mark.report_emulator got unknown argument{'s' if len(unknown) > 1 else ''} "
+                    f"{', '.join(unknown)}; valid: {valid}", pytrace=False)
+    strict = marker.kwargs.get("strict")
+    if strict is not None and not isinstance(strict, bool):
+        pytest.fail(f"@pytest.mark.report_emulator(strict=...) must be True or False, not {strict!r}", pytrace=False)
+    return dict(marker.kwargs)
+
+
 @pytest.fixture
 def report_emulator(request, report_emulator_server) -> ReportEmulator:
     handle = ReportEmulator(report_emulator_server)
-    marker = request.node.get_closest_marker("report_emulator")
-    options = dict(marker.kwargs) if marker else {}
+    options = _marker_options(request)
     handle.reset(seed=options.get("seed"), now=options.get("now"))
-    if options.get("scenario") is not None:
-        handle.load_scenario(options["scenario"])
+    sources = [] if options.get("scenario") is None else [options["scenario"]]
+    if options.get("strict") is not None:
+        sources.append({"strict": options["strict"]})  # after the scenario's own `strict`, so it wins
+    if sources:
+        handle.load_scenario(sources[0] if len(sources) == 1 else sources)
     return handle

@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 CLOCK_MODES = ("real", "manual")
+# (field, least, most): the command line's ranges, documented in the README.
+LIMITS = (("port", 0, 65535), ("seed", 0, 2**63 - 1), ("scale", 1, 1000), ("journal_cap", 1, 1_000_000),
+          ("threads", 1, 1000), ("workers", 1, 64))
+TRUE_WORDS = ("1", "true", "yes")
+FALSE_WORDS = ("0", "false", "no")
 
 
 def parse_instant(text: str) -> datetime:
@@ -39,18 +44,22 @@ class Settings:
     strict: bool = False
     journal_cap: int = 1000
     threads: int = 32
-    # Where state lives: memory (default), sqlite:PATH or redis://HOST:PORT/DB (core/store/).
-    state: str = "memory"
     # {"strigo": {"api_key": "..."}}: overrides of the documented default credentials.
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)
+    state: str = "memory"  # memory, sqlite:PATH or redis://HOST:PORT/DB (the store layer checks the URL)
+    workers: int = 1  # worker processes; more than one needs a shared store (sqlite: or redis://)
+    log_requests: bool = False  # one line per vendor call on standard output
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCK_MODES:
             raise ValueError(f"clock must be one of {', '.join(CLOCK_MODES)}, not {self.clock!r}")
-        if self.scale < 1:
-            raise ValueError(f"scale must be a whole number of at least 1, not {self.scale!r}")
-        if self.journal_cap < 1:
-            raise ValueError(f"journal cap must be at least 1, not {self.journal_cap!r}")
+        for name, low, high in LIMITS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name.replace('_', ' ')} must be a whole number from {low} to {high}, not {value!r}")
+        if self.workers > 1 and self.state == "memory":
+            raise ValueError(f"{self.workers} workers cannot share the memory store; use --state sqlite:PATH "
+                             "or --state redis://HOST:PORT/DB, which worker processes can share")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -72,13 +81,27 @@ class Settings:
         if "EMULATOR_SCALE" in env:
             values["scale"] = _int(env["EMULATOR_SCALE"], "EMULATOR_SCALE")
         if "EMULATOR_STRICT" in env:
-            values["strict"] = env["EMULATOR_STRICT"].strip().lower() in ("1", "true", "yes", "on")
-        if env.get("EMULATOR_STATE"):
-            values["state"] = env["EMULATOR_STATE"]
+            values["strict"] = parse_bool(env["EMULATOR_STRICT"], "EMULATOR_STRICT")
         if "EMULATOR_JOURNAL_CAP" in env:
             values["journal_cap"] = _int(env["EMULATOR_JOURNAL_CAP"], "EMULATOR_JOURNAL_CAP")
+        if "EMULATOR_THREADS" in env:
+            values["threads"] = _int(env["EMULATOR_THREADS"], "EMULATOR_THREADS")
+        if env.get("EMULATOR_STATE"):
+            values["state"] = env["EMULATOR_STATE"]
+        if "EMULATOR_WORKERS" in env:
+            values["workers"] = _int(env["EMULATOR_WORKERS"], "EMULATOR_WORKERS")
+        if "EMULATOR_LOG_REQUESTS" in env:
+            values["log_requests"] = parse_bool(env["EMULATOR_LOG_REQUESTS"], "EMULATOR_LOG_REQUESTS")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def parse_bool(text: str, name: str) -> bool:
+    """1/0, true/false, yes/no in any case; anything else is refused rather than read as false."""
+    word = text.strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ValueError(f"{name} must be one of {', '.join(TRUE_WORDS + FALSE_WORDS)}, not {text!r}")
 
 
 def _int(text: str, name: str) -> int:

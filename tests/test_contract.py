@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from emulator.__main__ import build_parser, settings_from_args
+from emulator.__main__ import parse_settings
 from emulator.app import create_app
 from emulator.server import ServerThread
 from emulator.settings import Settings
@@ -304,7 +304,7 @@ def test_strict_flag_in_a_scenario_file_is_honoured_and_cleared_with_it(report_e
 def strict_server(request):
     """A server of its own, made strict by the command line flag or by the environment variable."""
     if request.param == "--strict":
-        settings = settings_from_args(build_parser().parse_args(["serve", "--strict", "--port", "0", "--clock", "manual"]))
+        settings = parse_settings(["--strict", "--port", "0", "--clock", "manual"])
     else:
         settings = Settings.from_env({"EMULATOR_STRICT": "true"}, port=0, clock="manual")
     server = ServerThread(create_app(settings), "127.0.0.1", 0).start()

@@ -1,6 +1,8 @@
 """The pytest plugin as a client project uses it: installed, not imported by the test file."""
 from __future__ import annotations
 
+import pytest
+
 
 def test_fixture_in_a_client_project(pytester):
     pytester.makepyfile(
@@ -34,20 +36,115 @@ def test_fixture_in_a_client_project(pytester):
 def test_marker_is_registered(pytester):
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest_inprocess("--markers")
-    result.stdout.fnmatch_lines(["*report_emulator(seed=None, now=None, scenario=None)*"])
+    result.stdout.fnmatch_lines(["*report_emulator(seed=None, now=None, scenario=None, strict=None)*"])
 
 
 def test_server_is_shared_across_tests(pytester):
+    """Holds in any order (pytest-randomly shuffles tests): whichever runs second compares."""
     pytester.makepyfile(
         """
         seen = []
 
         def test_a(report_emulator):
             seen.append(report_emulator.url)
+            assert len(set(seen)) == 1
 
         def test_b(report_emulator):
             seen.append(report_emulator.url)
-            assert seen[0] == seen[1]
+            assert len(set(seen)) == 1
         """
     )
     pytester.runpytest_inprocess("-q").assert_outcomes(passed=2)
+
+
+def test_unknown_marker_arguments_fail_the_test_listing_the_valid_ones(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.report_emulator(sede=7)
+        def test_misspelt(report_emulator):
+            pass
+
+        @pytest.mark.report_emulator(7)
+        def test_positional(report_emulator):
+            pass
+        """
+    )
+    result = pytester.runpytest_inprocess("-q", "-p", "no:randomly")  # the order the lines are matched in
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*unknown argument sede; valid: now, scenario, seed, strict*",
+                                 "*keyword arguments only (now, scenario, seed, strict)*"])
+
+
+def test_strict_marker_turns_strict_mode_on_and_wins_over_the_scenario(pytester):
+    pytester.makepyfile(
+        """
+        import pytest, requests
+
+        def health(report_emulator):
+            return requests.get(report_emulator.url + "/api/v1/health", params={"colour": "red"})
+
+        @pytest.mark.report_emulator(strict=True)
+        def test_strict(report_emulator):
+            assert health(report_emulator).status_code == 422
+            assert requests.get(report_emulator.url + "/_emulator/violations").json()["strict"] is True
+
+        @pytest.mark.report_emulator(scenario={"strict": True}, strict=False)
+        def test_lenient_over_a_strict_scenario(report_emulator):
+            assert health(report_emulator).status_code == 200
+
+        def test_default_is_lenient(report_emulator):
+            assert health(report_emulator).status_code == 200
+        """
+    )
+    pytester.runpytest_inprocess("-q").assert_outcomes(passed=3)
+
+
+def test_marker_loads_a_shipped_scenario_by_name(pytester):
+    pytester.makepyfile(
+        """
+        import pytest, requests
+
+        @pytest.mark.report_emulator(scenario="parkup-outage")
+        def test_outage(report_emulator):
+            answer = requests.post(report_emulator.url + "/api/v3/business/report/event/user", json={})
+            assert answer.status_code == 500 and answer.json() == {"error": "Internal server error"}
+        """
+    )
+    pytester.runpytest_inprocess("-q").assert_outcomes(passed=1)
+
+
+def test_assert_called_understands_a_query_string(report_emulator, http):
+    http.get(f"{report_emulator.url}/api/v1/health?x=1&y=2")
+    [entry] = report_emulator.assert_called("GET", "/api/v1/health?x=1")
+    assert entry["query"] == "x=1&y=2"
+    report_emulator.assert_called("GET", "/api/v1/health?x=1&y=2", times=1)
+    report_emulator.assert_called("GET", "/api/v1/health", times=1)
+    with pytest.raises(AssertionError) as info:
+        report_emulator.assert_called("GET", "/api/v1/health?x=2")
+    assert "GET /api/v1/health?x=1&y=2 -> 200" in str(info.value)  # the near miss: other parameters
+
+
+def test_ini_options_set_the_session_seed_and_start_time(pytester):
+    pytester.makeini("[pytest]\nreport_emulator_seed = 7\nreport_emulator_now = 2026-01-15T00:00:00Z\n")
+    pytester.makepyfile(
+        """
+        import requests
+
+        def test_defaults(report_emulator):
+            assert report_emulator.emulator.world.seed == 7
+            report_emulator.advance(60)
+            report_emulator.reset()
+            assert requests.get(report_emulator.url + "/_emulator/clock").json()["now"] == "2026-01-15T00:00:00Z"
+        """
+    )
+    pytester.runpytest_inprocess("-q").assert_outcomes(passed=1)
+
+
+def test_a_bad_ini_option_stops_the_session_naming_it(pytester):
+    pytester.makeini("[pytest]\nreport_emulator_now = last tuesday\n")
+    pytester.makepyfile("def test_uses(report_emulator):\n    pass\n")
+    result = pytester.runpytest_inprocess("-q")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*report_emulator_now must be an ISO 8601 timestamp, not 'last tuesday'*"])

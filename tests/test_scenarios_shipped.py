@@ -1,4 +1,4 @@
-"""Each scenario shipped in scenarios/, loaded through the admin API (a real socket) and exercised."""
+"""Each scenario shipped in emulator/scenarios/, loaded through the admin API (a real socket) and exercised."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import requests
 from emulator.core.scenarios import load
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ROOT / "scenarios"
+SCENARIOS = ROOT / "emulator" / "scenarios"
 FIXTURES = ROOT / "fixtures"
 PARKUP = "/api/v3/business/report/event/user"
 FALKOR = "/v1/logs/pathway-logs"

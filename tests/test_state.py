@@ -54,7 +54,7 @@ class Server:
 
     def banner(self) -> str:
         lines = []
-        while not lines or "admin:" not in lines[-1]:
+        while not lines or "state:" not in lines[-1]:
             lines.append(self.proc.stdout.readline())
         return "".join(lines)
 
@@ -205,8 +205,9 @@ def test_links_are_checked_whole(report_emulator):
 
 @pytest.mark.parametrize("state, message", [
     ("sqlite:/no/such/folder/state.db", "does not exist"),
-    ("sqlite:", "name the database file"),
-    ("postgres://localhost/x", "is not a store"),
+    ("sqlite:", "sqlite:PATH"),
+    ("postgres://localhost/x", "sqlite:PATH"),
+    ("redis://127.0.0.1:1/0", "cannot reach the redis server"),
 ])
 def test_a_store_that_cannot_be_used_exits_2_with_one_line(state, message):
     proc = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "0", "--state", state],

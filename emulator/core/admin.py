@@ -1,13 +1,17 @@
 """The /_emulator blueprint: health, reset, clock, credentials, world, journal."""
 from __future__ import annotations
 
+import difflib
+import json
+import re
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..settings import format_instant, parse_instant
 from .limits import LimitExceeded, read_json
+from .scenarios import MatchSchema, json_subset
 
 admin = Blueprint("_emulator", __name__, url_prefix="/_emulator")
 
@@ -156,6 +160,83 @@ def clear_journal():
     return jsonify({"requests": []})
 
 
+class JournalMatchSchema(MatchSchema):
+    """A scenario rule's `match`, applied to the journal; headers are not recorded, so cannot be matched."""
+
+    @validates_schema(pass_original=True)
+    def no_headers(self, data, original, **kwargs):
+        if isinstance(original, dict) and "headers" in original:
+            raise ValidationError("the journal does not record headers, so calls cannot be matched by them", "headers")
+
+
+NEAR_MISSES = 10  # most near misses answered
+
+
+def entry_matches(match: dict, entry: dict) -> bool:
+    """Whether a journal entry is a call `match` (a scenario rule's match) would have matched."""
+    return all(score == 1.0 for score in _criteria(match, entry).values())
+
+
+def _criteria(match: dict, entry: dict) -> dict[str, float]:
+    """Each criterion of `match` scored on `entry`: 1.0 holds, 0.0 fails (the path may score between)."""
+    from urllib.parse import parse_qs
+
+    scores: dict[str, float] = {}
+    if "method" in match:
+        scores["method"] = float(entry["method"] == match["method"].upper())
+    if "path" in match:
+        same = entry["path"] == match["path"]
+        scores["path"] = 1.0 if same else difflib.SequenceMatcher(None, entry["path"], match["path"]).ratio() * 0.99
+    if "path_regex" in match:
+        scores["path_regex"] = float(re.search(match["path_regex"], entry["path"]) is not None)
+    if match.get("query"):
+        sent = parse_qs(entry.get("query") or "", keep_blank_values=True)
+        scores["query"] = sum(v in sent.get(k, []) for k, v in match["query"].items()) / len(match["query"])
+    if "json" in match:
+        try:
+            body = json.loads(entry.get("body") or "null")
+        except ValueError:
+            body = _NOT_JSON
+        scores["json"] = float(body is not _NOT_JSON and json_subset(match["json"], body))
+    return scores
+
+
+_NOT_JSON = object()
+
+
+def near_misses(match: dict, entries: list[dict], limit: int = NEAR_MISSES) -> list[dict]:
+    """The calls that almost matched: the same or a similar path (ratio >= 0.6) first, then those that
+    meet the most other criteria; exact matches are not misses."""
+    scored = []
+    for entry in entries:
+        criteria = _criteria(match, entry)
+        if all(score == 1.0 for score in criteria.values()):
+            continue
+        path = min(criteria.get("path", 1.0), criteria.get("path_regex", 1.0))
+        others = [v for k, v in criteria.items() if k not in ("path", "path_regex")]
+        if ("path" in criteria or "path_regex" in criteria) and path < 0.6:
+            continue
+        if not ("path" in criteria or "path_regex" in criteria) and not any(others):
+            continue
+        scored.append((-(2 * path + 2 * (path == 1.0) + 0.5 * sum(others)), entry))
+    scored.sort(key=lambda pair: pair[0])
+    return [entry for _, entry in scored[:limit]]
+
+
+@admin.post("/journal/count")
+def journal_count():
+    """How many recorded calls a rule's `match` matches: {"count": N}."""
+    match = load_body(JournalMatchSchema())
+    return jsonify({"count": sum(entry_matches(match, e) for e in emulator().journal.entries())})
+
+
+@admin.post("/journal/near-misses")
+def journal_near_misses():
+    """The recorded calls closest to a rule's `match` that it does not match, closest first."""
+    match = load_body(JournalMatchSchema())
+    return jsonify({"near_misses": near_misses(match, emulator().journal.entries())})
+
+
 @admin.put("/scenario")
 def put_scenario():
     """Load a scenario (YAML or JSON body); a refused one changes nothing and names each wrong field."""
@@ -201,12 +282,14 @@ def clear_violations():
 
 @admin.get("/openapi/<vendor>.json")
 def openapi_document(vendor: str):
-    from .openapi import build_document
+    from .openapi import build_admin_document, build_document
 
+    if vendor == "admin":
+        return jsonify(build_admin_document())
     spec = emulator().vendor_specs.get(vendor)
     if spec is None or spec.contract is None:
         known = ", ".join(n for n, s in emulator().vendor_specs.items() if s.contract is not None)
-        raise AdminError(f"no OpenAPI document for vendor {vendor!r}; known: {known}", {"vendor": ["unknown vendor"]}, 404)
+        raise AdminError(f"no OpenAPI document for vendor {vendor!r}; known: {known}, admin", {"vendor": ["unknown vendor"]}, 404)
     return jsonify(build_document(spec.contract))
 
 
@@ -235,7 +318,7 @@ DOCS_PAGE = """<!doctype html>
 <script src="docs/static/swagger-ui-standalone-preset.js"></script>
 <script>
 window.ui = SwaggerUIBundle({
-  urls: [{% for v in vendors %}{url: "openapi/{{ v }}.json", name: "{{ v }}"}{% if not loop.last %}, {% endif %}{% endfor %}],
+  urls: [{% for v in vendors %}{url: "openapi/{{ v }}.json", name: "{{ v }}"}, {% endfor %}{url: "openapi/admin.json", name: "admin (/_emulator)"}],
   dom_id: "#swagger-ui", deepLinking: true, validatorUrl: null,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"
 });

@@ -111,3 +111,103 @@ def _operation(op: Operation) -> dict[str, Any]:
 def flask_path(openapi_path: str) -> str:
     """/a/{id} -> /a/<id> (for tests and docs)."""
     return re.sub(r"\{(\w+)\}", r"<\1>", openapi_path)
+
+
+def _admin_schemas() -> dict[str, Any]:
+    string = {"type": "string"}
+    instant = {"type": "string", "format": "date-time", "example": "2026-01-15T00:00:00Z"}
+    return {
+        "Error": {"type": "object", "required": ["error", "errors"], "properties": {
+            "error": string, "errors": {"type": "object", "additionalProperties": {"type": "array", "items": string},
+                                        "description": "each wrong field's path and its messages"}}},
+        "Status": {"type": "object", "properties": {"status": {"type": "string", "enum": ["ok"]}}},
+        "Clock": {"type": "object", "properties": {"now": instant, "mode": {"type": "string", "enum": ["real", "manual"]}}},
+        "Reset": {"type": "object", "additionalProperties": False, "properties": {
+            "seed": {"type": "integer", "nullable": True}, "now": {**instant, "nullable": True}}},
+        "ClockSet": {"type": "object", "additionalProperties": False, "required": ["now"], "properties": {"now": instant}},
+        "Advance": {"type": "object", "additionalProperties": False, "required": ["seconds"], "properties": {
+            "seconds": {"type": "number", "minimum": 0, "maximum": 10 * 366 * 86400}}},
+        "Match": {"type": "object", "additionalProperties": False,
+                  "description": "a scenario rule's match; every key given must hold (headers are not recorded)",
+                  "properties": {"method": string, "path": string,
+                                 "path_regex": {"type": "string", "description": "a Python regular expression, searched in the path"},
+                                 "query": {"type": "object", "additionalProperties": string},
+                                 "json": {"description": "a subset of the recorded JSON body"}},
+                  "example": {"method": "GET", "path": "/api/v1/health"}},
+        "Entry": {"type": "object", "properties": {
+            "method": string, "path": string, "query": string, "status": {"type": "integer", "nullable": True},
+            "vendor": {"type": "string", "nullable": True}, "at": instant, "wall_at": string,
+            "duration_ms": {"type": "number"}, "rule": {"type": "string", "nullable": True},
+            "fault": {"type": "string", "nullable": True}, "delay_ms": {"type": "number"},
+            "body": {"type": "string", "nullable": True}, "violations": {"type": "array", "items": {"type": "object"}}}},
+        "Journal": {"type": "object", "properties": {"requests": {"type": "array", "items": {"$ref": "#/components/schemas/Entry"}}}},
+        "Count": {"type": "object", "properties": {"count": {"type": "integer", "minimum": 0}}},
+        "NearMisses": {"type": "object", "properties": {
+            "near_misses": {"type": "array", "maxItems": 10, "items": {"$ref": "#/components/schemas/Entry"}}}},
+        "ScenarioStatus": {"type": "object", "properties": {
+            "scenario": {"type": "object", "nullable": True}, "rules": {"type": "array", "items": {"type": "object"}}}},
+        "Violations": {"type": "object", "properties": {"strict": {"type": "boolean"},
+                                                        "violations": {"type": "array", "items": {"type": "object"}}}},
+        "Any": {"type": "object"},
+    }
+
+
+def build_admin_document() -> dict[str, Any]:
+    """The /_emulator API itself as OpenAPI 3 (written out by hand: its views are not declared as contracts)."""
+
+    def ref(name: str) -> dict:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def op(summary: str, answer: str, body: str | None = None, params: list | None = None, bad: bool = False,
+           media: str = "application/json") -> dict:
+        operation: dict[str, Any] = {"summary": summary, "responses": {
+            "200": {"description": "OK", "content": {media: {"schema": ref(answer)} if media == "application/json"
+                                                     else {"schema": {"type": "string"}}}}}}
+        if body:
+            operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": ref(body)}}}
+        if params:
+            operation["parameters"] = params
+        if body or bad:
+            operation["responses"]["400"] = {"description": "Bad input, naming each wrong field",
+                                              "content": {"application/json": {"schema": ref("Error")}}}
+        return operation
+
+    query = [{"in": "query", "name": name, "required": False, "schema": {"type": "string"}}
+             for name in ("vendor", "method", "path", "path_prefix", "rule")]
+    scenario_body = {"required": True, "content": {"application/yaml": {"schema": {"type": "string"}},
+                                                   "application/json": {"schema": ref("Any")}}}
+    vendor_param = [{"in": "path", "name": "vendor", "required": True,
+                     "schema": {"type": "string", "enum": ["strigo", "echo360", "falkor", "parkup", "admin"]}}]
+    paths = {
+        "/_emulator/health": {"get": op("Is it up", "Status")},
+        "/_emulator/reset": {"post": op("Clear every mutable thing; the clock back to its start (or now)", "Any", "Reset")},
+        "/_emulator/clock": {"get": op("The emulator's time and clock mode", "Clock"),
+                             "post": op("Set the time", "Clock", "ClockSet")},
+        "/_emulator/clock/advance": {"post": op("Move the time forward; due transitions complete first", "Clock", "Advance")},
+        "/_emulator/credentials": {"get": op("Each vendor's credentials", "Any")},
+        "/_emulator/world": {"get": op("The ids a test needs, per vendor", "Any")},
+        "/_emulator/journal": {"get": op("Vendor calls, oldest first", "Journal", params=query),
+                               "delete": op("Forget the recorded calls", "Journal")},
+        "/_emulator/journal/count": {"post": op("How many recorded calls a rule's match matches", "Count", "Match")},
+        "/_emulator/journal/near-misses": {"post": op("The recorded calls closest to a match that it does not match",
+                                                      "NearMisses", "Match")},
+        "/_emulator/scenario": {"get": op("The active scenario and each rule's counters", "ScenarioStatus"),
+                                "put": {**op("Load a scenario (YAML or JSON)", "ScenarioStatus", bad=True),
+                                        "requestBody": scenario_body},
+                                "delete": op("Clear the active scenario", "ScenarioStatus")},
+        "/_emulator/violations": {"get": op("Requests that broke their vendor's documented contract", "Violations",
+                                            params=query[:1]),
+                                  "delete": op("Forget the violations", "Violations")},
+        "/_emulator/openapi/{vendor}.json": {"get": {**op("An OpenAPI 3 document (a vendor's, or this one)", "Any"),
+                                                     "parameters": vendor_param}},
+        "/_emulator/docs": {"get": op("Swagger UI over the documents", "Any", media="text/html")},
+    }
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {"title": "report-emulator admin API", "version": __version__,
+                 "description": "Reset, clock, credentials, world, journal, scenarios and violations. JSON in "
+                                "and out; bad input is 400 {\"error\", \"errors\"}."},
+        "servers": [{"url": "/", "description": "report-emulator"}],
+        "paths": paths,
+        "components": {"schemas": _admin_schemas()},
+    }

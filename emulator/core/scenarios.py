@@ -329,13 +329,16 @@ def read_file(path: str | Path) -> dict:
 
 
 def load(source: Any) -> dict:
-    """A validated scenario from a path, a dict, or a list of them (later ones add rules after earlier)."""
+    """A validated scenario from a path, a folder, a shipped name, a dict, or a list of them (later ones add rules after earlier)."""
     if isinstance(source, (list, tuple)):
         return merge([load(item) for item in source])
     if isinstance(source, dict):
         return validate_scenario(source)
     if isinstance(source, (str, Path)):
-        return read_file(source)
+        from ..scenarios import files  # a file, a folder (its files in name order) or a shipped name
+
+        paths = files(source)
+        return read_file(paths[0]) if len(paths) == 1 else merge([read_file(p) for p in paths])
     raise ScenarioError(f"a scenario is a file path or a dict, not {type(source).__name__}", {"_schema": ["must be a path or a mapping"]})
 
 

@@ -27,9 +27,10 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def shipped_scenarios_dir() -> Path:
-    """Where the shipped scenarios live: the package's folder, else the repository's `scenarios/`."""
-    packaged = Path(__file__).resolve().parent.parent / "scenarios"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent.parent / "scenarios"
+    """Where the shipped scenarios live (the package's `emulator/scenarios/`)."""
+    from ..scenarios import SHIPPED
+
+    return Path(SHIPPED)
 
 
 def shipped_scenarios() -> dict[str, Path]:

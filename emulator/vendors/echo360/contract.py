@@ -65,7 +65,7 @@ CONTRACT = Contract(
                 "download the gzipped CSV from the signed link of the request's detail.",
     server="https://echo360.org",
     security_schemes={
-        "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <access_token>"},
+        "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <access_token>, the access_token POST /oauth2/access_token answers (on the emulator, by default, client_id `emulator-client`, client_secret `echo360-emulator-secret`)"},
         "access_token": {"type": "apiKey", "in": "query", "name": "access_token"},
     },
     operations=(

@@ -278,7 +278,8 @@ class Echo360Model(VendorModel):
         record = {"id": request_id, "client_id": client_id, "report_name": report_name, "parameters": dict(parameters),
                   "start": start.timestamp() if start else None, "end": end.timestamp() if end else None,
                   "compression": compression, "delimiter": delimiter, "created": created,
-                  "asset_id": self._draw_id("asset"), "outcome": self._next_outcome(), "processing_seconds": processing}
+                  "asset_id": self._draw_id("asset"), "outcome": self._next_outcome(), "processing_seconds": processing,
+                  "seq": self.store.incr("echo360:submitted")}  # order of submission, for ties on `created`
         request = ReportRequest(record)
         self.store.map_put(requests_key(client_id), request.id, record)
         self.store.map_put(CLIENTS, client_id, 1)
@@ -323,7 +324,7 @@ class Echo360Model(VendorModel):
         """A client's requests, newest first, without those past their listing time."""
         now = self.clock.now()
         found = [ReportRequest(r) for r in self.store.map_all(requests_key(client_id)).values()]
-        return sorted((r for r in found if r.dropped_at > now), key=lambda r: (r.created, r.id), reverse=True)
+        return sorted((r for r in found if r.dropped_at > now), key=lambda r: (r.created, r.record.get("seq", 0)), reverse=True)
 
     def list_requests(self, client_id: str) -> list[dict[str, Any]]:
         now = self.clock.now()
@@ -351,22 +352,21 @@ class Echo360Model(VendorModel):
         """Every client's requests with their lifecycle against the clock (the dashboard), newest first."""
         now = self.clock.now()
         rows = []
-        for client_id in self.store.map_all(CLIENTS):
-            for r in self._requests(client_id):
-                status = r.status(now)
-                steps = r.timeline()
-                file_expires = r.created + timedelta(seconds=RETENTION_SECONDS)
-                available = status == "Available"
-                rows.append({
-                    "request_id": r.id, "client_id": client_id, "report_name": r.report_name,
-                    "parameters": r.parameters, "status": status, "created": format_created(r.created),
-                    "available_at": format_created(steps[1][1]) if len(steps) > 1 else None,
-                    "outcome": r.settings["outcome"],
-                    "link_expires": format_created(min(now + timedelta(seconds=LINK_SECONDS), file_expires)) if available else None,
-                    "file_expires": format_created(file_expires),
-                    "download_url": self._sign(r, base_url, now) if available else None,
-                })
-        rows.sort(key=lambda row: row["created"], reverse=True)
+        mine = [r for client_id in self.store.map_all(CLIENTS) for r in self._requests(client_id)]
+        for r in sorted(mine, key=lambda r: (r.created, r.record.get("seq", 0)), reverse=True):
+            status = r.status(now)
+            steps = r.timeline()
+            file_expires = r.created + timedelta(seconds=RETENTION_SECONDS)
+            available = status == "Available"
+            rows.append({
+                "request_id": r.id, "client_id": r.client_id, "report_name": r.report_name,
+                "parameters": r.parameters, "status": status, "created": format_created(r.created),
+                "available_at": format_created(steps[1][1]) if len(steps) > 1 else None,
+                "outcome": r.settings["outcome"],
+                "link_expires": format_created(min(now + timedelta(seconds=LINK_SECONDS), file_expires)) if available else None,
+                "file_expires": format_created(file_expires),
+                "download_url": self._sign(r, base_url, now) if available else None,
+            })
         return rows
 
     def _drop(self, client_id: str, request_ids: list[str]) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 from ...core.contract import Contract, Operation, Reply
 from .schemas import ErrorSchema, PathwayLogsRequestSchema, PathwayLogsSchema
 
-EXAMPLE_REQUEST = {"pathway": "Pathway A", "types": ["Data Target"]}
+# The document's example names "Pathway A", which the default world lacks; this one is a pathway of the
+# default world (seed 1), so that "Try it out" answers 200 (GET /_emulator/world lists them).
+EXAMPLE_REQUEST = {"pathway": "Health & Safety Induction", "types": ["Data Target"]}
 
 
 def _log(timestamp: str, fulfilment: dict) -> dict:
@@ -51,7 +53,7 @@ CONTRACT = Contract(
     title="Falkor pathway logs API (report-emulator)",
     description="Activities and user logs of one pathway, filtered by activities, types, groups and users.",
     security_schemes={"basic": {"type": "http", "scheme": "basic",
-                                "description": "Authorization: Basic <your Base64 encoded token>"}},
+                                "description": "Authorization: Basic <your Base64 encoded token>. The emulator's default token is Base64 of `emulator:falkor-token`: in Authorize, user `emulator`, password `falkor-token`"}},
     operations=(
         Operation(
             endpoint="falkor.pathway_logs",

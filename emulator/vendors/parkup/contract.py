@@ -6,8 +6,11 @@ from .errors import BAD_REQUEST, UNAUTHORIZED, USER_NOT_FOUND
 from .schemas import (AccessTokenRequestSchema, AccessTokenSchema, BusinessSchema, ErrorSchema, UserEventSchema,
                       UserEventsRequestSchema)
 
-EXAMPLE_REQUEST = {"customerId": 2847, "refId": "CB6150", "from": "2025-06-01T00:00:00.000Z",
-                   "until": "2025-06-23T23:59:00.000Z"}
+# The document's example names refId CB6150 of customer 2847, which the default world lacks: this one is a
+# user of the default world (seed 1; GET /_emulator/world lists them) over a window that covers the world's
+# year of history whenever it runs, so that "Try it out" answers 200.
+EXAMPLE_REQUEST = {"customerId": 7606, "refId": "TL6254", "from": "2000-01-01T00:00:00.000Z",
+                   "until": "2099-12-31T23:59:59.000Z"}
 EXAMPLE_EVENTS = [{"id": 625317, "dateEvent": "2025-06-04T20:58:33.000Z"},
                   {"id": 625930, "dateEvent": "2025-06-04T21:39:46.000Z"}]
 # Shapes from vendor-notes; the values are the emulator's (its default credentials and a seeded business).
@@ -22,7 +25,7 @@ CONTRACT = Contract(
     description="The User Events report (every time a user used the application within a period), and the token "
                 "exchange and validation a client does first.",
     server="https://api.parkup.cl",
-    security_schemes={"bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <token>"}},
+    security_schemes={"bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <token>; on the emulator, by default, `parkup-emulator-token` (or an access token from POST /api/v3/business/oauth/access_token)"}},
     operations=(
         Operation(
             endpoint="parkup.access_token",

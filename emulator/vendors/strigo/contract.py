@@ -137,9 +137,9 @@ CONTRACT = Contract(
     title="Strigo reports API (report-emulator)",
     description="Strigo's event and on-demand course reports (JSON or CSV) and user activity, under /api/v1. "
                 "Every JSON answer is an envelope {result, data} or {result: failure, error}.",
-    server="https://app.strigo.io/api/v1",
+    server="https://app.strigo.io",  # the paths carry /api/v1
     security_schemes={"bearer": {"type": "http", "scheme": "bearer",
-                                 "description": "Authorization: Bearer <ORG_ID>:<API_KEY>"}},
+                                 "description": "Authorization: Bearer <ORG_ID>:<API_KEY>; on the emulator, by default, `emulator-org:strigo-emulator-key` (GET /_emulator/credentials)"}},
     schema_extras={
         "EventExerciseRow": {
             "description": _ROW_EXTRA.format(what="event", pattern="exercise_<n>"),
