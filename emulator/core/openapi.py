@@ -201,6 +201,16 @@ def build_admin_document() -> dict[str, Any]:
         "/_emulator/openapi/{vendor}.json": {"get": {**op("An OpenAPI 3 document (a vendor's, or this one)", "Any"),
                                                      "parameters": vendor_param}},
         "/_emulator/docs": {"get": op("Swagger UI over the documents", "Any", media="text/html")},
+        # The dashboard and the JSON it reads (core/ui.py).
+        "/_emulator/ui": {"get": op("The dashboard for people", "Any", media="text/html")},
+        "/_emulator/ui/state": {"get": op("Everything the dashboard shows (ETag; 304 when unchanged)", "Any", bad=True,
+                                          params=[{"in": "query", "name": n, "required": False, "schema": {"type": "string"}}
+                                                  for n in ("vendor", "status", "q", "limit")])},
+        "/_emulator/echo360/requests": {"get": op("Every Echo360 report request with its lifecycle, newest first", "Any")},
+        "/_emulator/scenarios": {"get": op("The shipped scenarios, by name with a description", "Any")},
+        "/_emulator/scenarios/{name}": {"get": {**op("A shipped scenario's YAML text", "Any", media="text/yaml"),
+                                                "parameters": [{"in": "path", "name": "name", "required": True,
+                                                                "schema": {"type": "string"}}]}},
     }
     return {
         "openapi": OPENAPI_VERSION,

@@ -19,7 +19,27 @@ from . import DELETE, Store
 FOLDER_PREFIX = "report-emulator-files-"
 
 
-class MemoryStore(Store):
+class TemporaryFiles:
+    """`files_dir` for stores whose report files any process regenerates (memory, redis): a temporary
+    folder of this process, made on first use and removed at exit or by `close_files()`."""
+
+    _files: str | None = None
+    _files_lock = threading.Lock()
+
+    @property
+    def files_dir(self) -> str:
+        with self._files_lock:
+            if self._files is None:
+                self._files = temporary_files_dir()
+            return self._files
+
+    def close_files(self) -> None:
+        if self._files:
+            shutil.rmtree(self._files, ignore_errors=True)
+            self._files = None
+
+
+class MemoryStore(TemporaryFiles, Store):
     kind = "memory"
     shared = False
 
@@ -29,7 +49,6 @@ class MemoryStore(Store):
         self._values: dict[str, Any] = {}
         self._maps: dict[str, dict[str, Any]] = {}
         self._logs: dict[str, tuple[deque, list[int]]] = {}  # name -> (entries as (size, item), [total bytes])
-        self._files: str | None = None
 
     def get(self, key: str) -> Any:
         return self._values.get(key)
@@ -121,17 +140,8 @@ class MemoryStore(Store):
             self._maps = {k: v for k, v in self._maps.items() if not doomed(k)}
             self._logs = {k: v for k, v in self._logs.items() if not doomed(k)}
 
-    @property
-    def files_dir(self) -> str:
-        with self._lock:
-            if self._files is None:
-                self._files = temporary_files_dir()
-            return self._files
-
     def close(self) -> None:
-        if self._files:
-            shutil.rmtree(self._files, ignore_errors=True)
-            self._files = None
+        self.close_files()
 
 
 def temporary_files_dir() -> str:

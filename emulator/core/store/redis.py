@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import threading
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -26,7 +25,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from . import DELETE, SCHEMA_VERSION, Store, StoreError
-from .memory import temporary_files_dir
+from .memory import TemporaryFiles
 
 CONNECT_TIMEOUT = 2.0  # seconds: an unreachable server is reported quickly
 SOCKET_TIMEOUT = 10.0  # seconds: a server that stops answering fails the request instead of hanging it
@@ -100,7 +99,7 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-class RedisStore(Store):
+class RedisStore(TemporaryFiles, Store):
     kind = "redis"
     shared = True
 
@@ -108,7 +107,6 @@ class RedisStore(Store):
         super().__init__(url, namespace)
         self._prefix = f"report-emulator:{namespace}:"
         self._lock = threading.Lock()
-        self._files: str | None = None
         self._pid = -1
         try:
             self._connect()
@@ -284,17 +282,8 @@ class RedisStore(Store):
         if batch:
             client.unlink(*batch)
 
-    @property
-    def files_dir(self) -> str:
-        with self._lock:
-            if self._files is None:
-                self._files = temporary_files_dir()
-            return self._files
-
     def close(self) -> None:
-        if self._files:
-            shutil.rmtree(self._files, ignore_errors=True)
-            self._files = None
+        self.close_files()
         client = getattr(self, "_client", None)
         if client is not None and self._pid == os.getpid():
             client.close()
