@@ -6,9 +6,11 @@ the admin API's JSON) naming the limit, and changes no state.
 """
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
+import requests
 
 from emulator.core.limits import (JOURNAL_ENTRY_BYTES, JOURNAL_MAX_BYTES, MAX_BODY_BYTES, MAX_JSON_DEPTH,
                                   MAX_SCENARIO_BYTES, MAX_VIOLATIONS, entry_bytes, json_too_deep, mask_secrets)
@@ -263,3 +265,31 @@ def test_a_wrong_token_in_the_body_is_401(report_emulator, http):
     body = public_client_body("not-a-token", report_emulator)
     response = http.post(f"{report_emulator.url}{ECHO_SUBMIT}", json=body)
     assert response.status_code == 401
+
+
+# --- 4: a reset or a world change in the middle of vendor calls -----------------------------------------
+
+def test_a_reset_in_the_middle_of_a_vendor_call_leaves_it_one_consistent_world(report_emulator, http):
+    """A call pins one state for its whole life (core/registry.py): a reset to another seed while it is
+    held by a delay does not swap the world under it (before, such a swap gave 500 IndexError)."""
+    import threading
+
+    url = report_emulator.url
+    headers = {"Authorization": f"Basic {report_emulator.credentials['falkor']['token']}"}
+    pathway = report_emulator.world["falkor"]["pathways"][0]["ID"]
+    expected = http.post(f"{url}/v1/logs/pathway-logs", json={"pathway": pathway}, headers=headers)
+    assert expected.status_code == 200
+    report_emulator.load_scenario({"name": "hold", "rules": [
+        {"match": {"path": "/v1/logs/pathway-logs"}, "times": 1, "delay_ms": 1500}]})
+    answers = []
+    held = threading.Thread(target=lambda: answers.append(
+        requests.post(f"{url}/v1/logs/pathway-logs", json={"pathway": pathway}, headers=headers)))
+    held.start()
+    time.sleep(0.5)  # the call has pinned its state and is held by the rule's delay
+    assert http.post(f"{url}/_emulator/reset", json={"seed": 99}).status_code == 200
+    held.join()
+    # The held call answers from the world it started in; the next one from the new world.
+    assert answers[0].status_code == 200
+    assert answers[0].json()["data"] == expected.json()["data"]
+    after = http.post(f"{url}/v1/logs/pathway-logs", json={"pathway": pathway}, headers=headers)
+    assert after.status_code == 404 or after.json()["data"] != expected.json()["data"]
