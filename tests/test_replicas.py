@@ -1,8 +1,8 @@
 """Several emulator processes on one shared store behave as one emulator (issue: past one core).
 
 Each guarantee is proved through real HTTP against real `serve` processes: two replicas on one
-SQLite file, and two replicas on one real redis-server. (The same guarantees hold for
-`serve --workers 2`, whose workers are such processes; tests/test_workers.py covers the server.)
+SQLite file, two replicas on one real redis-server, and `serve --workers 2` on SQLite (the server
+itself, faults and drain included, is covered by tests/test_workers.py).
 """
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ class Replica:
             if self.proc.poll() is not None:
                 raise AssertionError(f"replica exited: {self.proc.stderr.read()}")
             try:
-                requests.get(f"{self.url}/_emulator/health", timeout=1)
+                requests.get(f"{self.url}/_emulator/health", timeout=2)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or workers still starting
                 if time.monotonic() > deadline:
                     raise AssertionError("replica never answered") from None
                 time.sleep(0.05)
@@ -54,22 +54,29 @@ class Replica:
             self.proc.kill()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+JOURNAL_CAP = 20  # every replica is started with --journal-cap 20
+
+
+@pytest.fixture(params=["sqlite", "redis", "workers"])
 def fleet(request, tmp_path):
-    """Two replicas sharing one store, reset before the test."""
-    if request.param == "sqlite":
-        state = f"sqlite:{tmp_path / 'state.db'}"
-    else:
+    """Two replicas sharing one store (SQLite or Redis), or one `serve --workers 2` on SQLite (both
+    URLs are the same server, whose two workers take connections in turn); reset before the test."""
+    if request.param == "redis":
         state = request.getfixturevalue("redis_url")
         import redis
 
         redis.Redis.from_url(state).flushdb()
-    first = Replica(state)
-    second = Replica(state)
-    requests.post(f"{first.url}/_emulator/reset", json={})
-    yield first.url, second.url
-    first.stop()
-    second.stop()
+    else:
+        state = f"sqlite:{tmp_path / 'state.db'}"
+    if request.param == "workers":
+        servers = [Replica(state, "--workers", "2", "--journal-cap", str(JOURNAL_CAP))]
+        servers.append(servers[0])
+    else:
+        servers = [Replica(state, "--journal-cap", str(JOURNAL_CAP)), Replica(state, "--journal-cap", str(JOURNAL_CAP))]
+    requests.post(f"{servers[0].url}/_emulator/reset", json={})
+    yield servers[0].url, servers[1].url
+    for server in servers:
+        server.stop()
 
 
 def token(url: str) -> str:
@@ -126,12 +133,12 @@ def test_one_rate_limit_window_counted_across_replicas(fleet):
     assert statuses.count(429) == 7
 
 
-def test_one_journal_in_order_of_arrival(fleet):
+def test_one_journal_in_order_of_arrival_and_capped(fleet):
     a, b = fleet
-    for n in range(6):
+    for n in range(JOURNAL_CAP + 5):
         requests.get(f"{(a, b)[n % 2]}/api/v1/health", params={"n": n})
     entries = requests.get(f"{b}/_emulator/journal").json()["requests"]
-    assert [e["query"] for e in entries] == [f"n={n}" for n in range(6)]
+    assert [e["query"] for e in entries] == [f"n={n}" for n in range(5, JOURNAL_CAP + 5)]  # the newest, in order
     assert requests.get(f"{a}/_emulator/journal").json()["requests"] == entries
 
 

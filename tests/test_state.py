@@ -45,9 +45,9 @@ class Server:
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited: {self.proc.stdout.read()}")
             try:
-                requests.get(f"{self.url}/_emulator/health", timeout=1)
+                requests.get(f"{self.url}/_emulator/health", timeout=2)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or workers still starting
                 if time.monotonic() > deadline:
                     raise AssertionError("server never answered") from None
                 time.sleep(0.05)
