@@ -483,3 +483,32 @@ def test_a_sqlite_store_of_a_newer_emulator_is_refused_and_untouched(tmp_path):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 99
         assert conn.execute("SELECT value FROM kv WHERE key = 'k'").fetchone()[0] == '"kept"'
     conn.close()
+
+
+# --- temporary file folders (memory and redis stores) ---------------------------------------------------
+
+
+def test_a_killed_process_folder_is_removed_by_the_next_store_and_a_live_one_is_kept(tmp_path):
+    """Orphans are told by their owner lock, not a process id: a process in another PID namespace
+    (a container, `unshare --pid`) must not take a live process's folder for an orphan."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    from emulator.core.store.memory import MemoryStore
+
+    live = MemoryStore().files_dir
+    killed = subprocess.Popen([sys.executable, "-c", "import os, signal, sys\n"
+                               "from emulator.core.store.memory import MemoryStore\n"
+                               "print(MemoryStore().files_dir, flush=True)\n"
+                               "os.kill(os.getpid(), signal.SIGKILL)"], stdout=subprocess.PIPE, text=True)
+    orphan = killed.stdout.readline().strip()
+    assert killed.wait(timeout=30) == -signal.SIGKILL and os.path.isdir(orphan)
+    sweep = "from emulator.core.store.memory import MemoryStore; MemoryStore().files_dir"
+    unshare = shutil.which("unshare")
+    command = [unshare, "--pid", "--fork", "--mount-proc", sys.executable, "-c", sweep] if unshare and os.geteuid() == 0 \
+        else [sys.executable, "-c", sweep]
+    subprocess.run(command, check=True, timeout=60)
+    assert not os.path.exists(orphan)
+    assert os.path.isdir(live)

@@ -6,6 +6,7 @@ by a process that died (kill -9) are removed by the next memory store that start
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import os
 import shutil
@@ -144,17 +145,29 @@ class MemoryStore(TemporaryFiles, Store):
         self.close_files()
 
 
+OWNER_FILE = ".owner"  # locked (flock) by the process that owns the folder, for as long as it lives
+_owned: list = []  # the open owner files of this process's folders (closing one would free its lock)
+
+
 def temporary_files_dir() -> str:
-    """A new temporary folder for generated files, named after this process and removed at exit
-    (memory and redis stores: any process regenerates a file it does not have)."""
+    """A new temporary folder for generated files, removed at exit (memory and redis stores: any
+    process regenerates a file it does not have).
+
+    The folder's owner file stays locked while this process lives, so a later process can tell an
+    orphan (its lock is free: the owner was killed) from a folder in use, whatever PID namespace
+    (container, `unshare`) either runs in: a process id could not tell them apart.
+    """
     _remove_orphans()
     folder = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
+    owner = open(os.path.join(folder, OWNER_FILE), "w")
+    fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    _owned.append(owner)
     atexit.register(shutil.rmtree, folder, True)
     return folder
 
 
 def _remove_orphans() -> None:
-    """Remove file folders of memory stores whose process is gone (killed before its exit handler)."""
+    """Remove file folders whose owner is gone (killed before its exit handler ran)."""
     root = tempfile.gettempdir()
     try:
         names = os.listdir(root)
@@ -163,16 +176,15 @@ def _remove_orphans() -> None:
     for name in names:
         if not name.startswith(FOLDER_PREFIX):
             continue
-        pid = name[len(FOLDER_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        folder = os.path.join(root, name)
+        try:
+            fd = os.open(os.path.join(folder, OWNER_FILE), os.O_RDWR)
+        except OSError:  # being made right now (no owner file yet), or already gone
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # locked: its owner is alive
+            continue
+        finally:
+            os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -439,7 +439,7 @@ class Echo360Model(VendorModel):
         folder = self.store.files_dir
         known = set(self.store.map_all(ASSETS))
         for name in os.listdir(folder):
-            if name.endswith(".part") or name not in known:
+            if not name.startswith(".") and (name.endswith(".part") or name not in known):
                 _remove(os.path.join(folder, name))
 
     # --- signed assets -----------------------------------------------------------------------------
@@ -495,7 +495,8 @@ class Echo360Model(VendorModel):
             self._writing.clear()
         folder = self.store.files_dir
         for name in os.listdir(folder):
-            _remove(os.path.join(folder, name))
+            if not name.startswith("."):  # the store's own bookkeeping (a memory folder's owner lock)
+                _remove(os.path.join(folder, name))
 
     def close(self) -> None:
         self.scheduler.shutdown()
