@@ -30,7 +30,8 @@ class TemporaryFiles:
     @property
     def files_dir(self) -> str:
         with self._files_lock:
-            if self._files is None:
+            # Made again if something removed it meanwhile (a tmp cleaner): files are regenerated on demand.
+            if self._files is None or not os.path.isdir(self._files):
                 self._files = temporary_files_dir()
             return self._files
 
