@@ -40,9 +40,9 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float = 15.0) -> request
 def run_server():
     procs = []
 
-    def start(args, env=None):
+    def start(args, env=None, stderr=subprocess.STDOUT):
         full_env = {**os.environ, **(env or {})}
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env)
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True, env=full_env)
         procs.append(proc)
         return proc
 
@@ -191,7 +191,10 @@ def test_scenario_folder_loads_every_file_in_name_order(run_server, tmp_path):
 
 def test_log_requests_prints_one_line_per_vendor_call(run_server):
     port = free_port()
-    proc = run_server([SCRIPT, "--port", str(port), "--log-requests", "--scenario", "parkup-outage"])
+    # The request lines go to standard output; waitress's own warnings (e.g. "Task queue depth" on a
+    # busy machine) go to standard error and are not part of them.
+    proc = run_server([SCRIPT, "--port", str(port), "--log-requests", "--scenario", "parkup-outage"],
+                      stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     wait_for(f"{base}/_emulator/health", proc)  # admin calls are not logged
     requests.get(f"{base}/api/v1/health?x=1")
