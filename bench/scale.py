@@ -40,8 +40,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 from _common import free_port  # noqa: E402
-import engines  # noqa: E402
-from engines import run_wiremock, stop, wait_ready, wiremock_jar  # noqa: E402
+from engines import run_wiremock, stop, wait_ready, wiremock_jar, wrk  # noqa: E402
 from store_ops import start_redis  # noqa: E402
 from throughput import pick_event  # noqa: E402
 
@@ -71,20 +70,6 @@ def get(url: str) -> bytes:
         return response.read()
 
 
-def wrk(url: str, seconds: int, auth: bool = True) -> dict:
-    """engines.wrk with the Accept header too (engines.run_wiremock calls this one, through the module)."""
-    command = ["wrk", "-t1", "-c16", f"-d{seconds}s", "-H", f"Authorization: {AUTH}", "-H", "Accept: application/json",
-               url]
-    out = subprocess.run(command, capture_output=True, text=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    latency = re.search(r"Latency\s+([\d.]+\w+)", out).group(1)
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    return {"rps": rps, "latency": latency, "non2xx": int(bad.group(1)) if bad else 0,
-            "socket_errors": errors.group(0) if errors else ""}
-
-
-engines.wrk = wrk  # WireMock gets the same requests
 
 
 def start_serve(state: str, workers: int, source: str | None = None) -> tuple[subprocess.Popen, str]:
