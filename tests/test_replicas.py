@@ -7,51 +7,19 @@ itself, faults and drain included, is covered by tests/test_workers.py).
 from __future__ import annotations
 
 import gzip
-import os
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from servers import EmulatorProcess
 
 NOW = "2026-01-15T00:00:00Z"
 REPORTING = "/public/api/v1/reporting"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Replica:
+class Replica(EmulatorProcess):
     def __init__(self, state: str, *args: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(self.port), "--state", state,
-                                      "--clock", "manual", "--now", NOW, *args],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"replica exited: {self.proc.stderr.read()}")
-            try:
-                requests.get(f"{self.url}/_emulator/health", timeout=2)
-                return
-            except requests.RequestException:  # not listening yet, or workers still starting
-                if time.monotonic() > deadline:
-                    raise AssertionError("replica never answered") from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        super().__init__("--state", state, "--clock", "manual", "--now", NOW, *args)
 
 
 JOURNAL_CAP = 20  # every replica is started with --journal-cap 20

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import gzip
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
+from servers import EmulatorProcess
 
 NOW = "2026-01-15T00:00:00Z"
 REPORTING = "/public/api/v1/reporting"
@@ -26,58 +24,12 @@ rules:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`python -m emulator serve ...` in a subprocess on a free port."""
-
-    def __init__(self, *args: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(self.port), *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 20
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited: {self.proc.stdout.read()}")
-            try:
-                requests.get(f"{self.url}/_emulator/health", timeout=2)
-                break
-            except requests.RequestException:  # not listening yet, or workers still starting
-                if time.monotonic() > deadline:
-                    raise AssertionError("server never answered") from None
-                time.sleep(0.05)
-
-    def banner(self) -> str:
-        lines = []
-        while not lines or "state:" not in lines[-1]:
-            lines.append(self.proc.stdout.readline())
-        return "".join(lines)
-
-    def kill(self) -> None:
-        """kill -9: no exit handler runs."""
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
 @pytest.fixture
 def servers():
-    started: list[Server] = []
+    started: list[EmulatorProcess] = []
 
-    def start(*args: str) -> Server:
-        server = Server(*args)
+    def start(*args: str) -> EmulatorProcess:
+        server = EmulatorProcess(*args)
         started.append(server)
         return server
 
