@@ -124,7 +124,7 @@ def main() -> None:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/_emulator/health", proc)
-        from throughput import get_json, pick_event
+        from throughput import pick_event
 
         event_id, rows = pick_event(base, AUTH)
         path = f"/api/v1/events/{event_id}/reports/exercises"

@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import pstats
-import re
 import shutil
 import subprocess
 import sys

@@ -4,7 +4,6 @@ commands are not run here, for the reason given in NOT_RUN."""
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys

@@ -12,7 +12,6 @@ import subprocess
 from datetime import datetime, timedelta
 
 import pytest
-import requests
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

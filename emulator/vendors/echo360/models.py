@@ -27,7 +27,6 @@ from typing import Any
 from ...core.csvout import write_csv_file
 from ...core.jobs import Lifecycle, Ref, Transition
 from ...core.scheduler import Scheduler
-from ...core.store import DELETE
 from ...core.vendor import VendorModel, same_secret
 from ...settings import parse_instant
 from . import data

@@ -8,7 +8,6 @@ same in every window that contains it and no two events share one.
 from __future__ import annotations
 
 import string
-import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
