@@ -8,7 +8,6 @@ entry cut to size and its secrets masked by limits.bound_entry.
 """
 from __future__ import annotations
 
-import difflib
 from typing import Any, Iterator
 
 from .limits import JOURNAL_MAX_BYTES  # the journal's entries together, in bytes of JSON
@@ -66,17 +65,3 @@ class Journal(RequestLog):
         if rule:
             items = [e for e in items if e.get("rule") == rule]
         return items
-
-    def near_misses(self, method: str, path: str, limit: int = 10) -> list[dict]:
-        """Entries that almost were `method path`: the same path by another method, or a similar path."""
-        method = method.upper()
-        scored = []
-        for entry in self.entries():
-            if entry["method"] == method and entry["path"] == path:
-                continue
-            # The same path by another method first, then similar paths (the same method before others).
-            score = difflib.SequenceMatcher(None, entry["path"], path).ratio()
-            if entry["path"] == path or score >= 0.6:
-                scored.append((-(score + 2 * (entry["path"] == path) + 0.5 * (entry["method"] == method)), entry))
-        scored.sort(key=lambda pair: pair[0])
-        return [entry for _, entry in scored[:limit]]

@@ -102,8 +102,8 @@ class Emulator:
     def _load(self) -> Snapshot:
         version, generation, clock, world, scenario = self.store.get_many(
             ["meta:version", "meta:generation", "clock", "world", "scenario"])
-        start = self.store.get("start") or getattr(self, "_start", None)
-        if clock is None or world is None:  # a reset in another process is half-way: read its start
+        if clock is None or world is None:  # a reset in another process is half-way: use the start state
+            start = self._start
             anchor = parse_instant(start["now"])
             clock = clock or clock_state(start["mode"], anchor, start["follow_wall"])
             world = world or {"seed": start["seed"], "anchor": start["now"], "scale": start["scale"], "overrides": {},

@@ -32,6 +32,7 @@ class Store(ABC):
 
     kind = ""  # "memory", "sqlite" or "redis"
     shared = False  # can several processes use it at once
+    files_persist = False  # does files_dir outlive the process (then it may hold files of forgotten requests)
 
     def __init__(self, url: str, namespace: str = "emulator"):
         self.url = url

@@ -39,6 +39,7 @@ def _dumps(value: Any) -> str:
 class SqliteStore(Store):
     kind = "sqlite"
     shared = True
+    files_persist = True  # state.db.files/ next to the database
 
     def __init__(self, url: str, path: str, namespace: str = "emulator"):
         super().__init__(url, namespace)

@@ -434,7 +434,13 @@ class Echo360Model(VendorModel):
                 pass
 
     def _sweep_files(self) -> None:
-        """At start: remove part files and files of requests the store no longer has (after a crash)."""
+        """At start: remove part files and files of requests the store no longer has (after a crash).
+
+        Only a folder that outlives its process can hold such files; a temporary one is new (and
+        making it here would put its work on every start-up path, the fixture's included).
+        """
+        if not self.store.files_persist:
+            return
         folder = self.store.files_dir
         known = set(self.store.map_all(ASSETS))
         for name in os.listdir(folder):
