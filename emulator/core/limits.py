@@ -10,6 +10,11 @@ import json
 import re
 from typing import Any
 
+# Imported here, once, and never lazily: a module imported after pytester (or anything else) has taken
+# a snapshot of sys.modules is dropped again with it, and a second copy of PyYAML then mixes its node
+# classes with the first's ("could not determine a constructor for the tag None").
+import yaml
+
 # --- the figures ---------------------------------------------------------------------------------
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a request body past this is refused with 413 before it is read
@@ -104,13 +109,33 @@ def read_yaml(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     expand to gigabytes ("billion laughs"), and no scenario needs them. The events are checked first
     (PyYAML's parser is iterative), so neither the composer's recursion nor an expansion is ever reached.
     yaml.YAMLError as from yaml.safe_load for a syntax error.
-    """
-    import yaml
 
+    The emulator's limits answer the same whatever PyYAML's version: libyaml 0.2.6 (PyYAML 6.0.4's
+    wheels) refuses nesting past its own level of 1000 in its scanner, before our event check sees
+    depth 65. So when the fast (libyaml) reader fails, the pure-Python reader, which has no limit of its
+    own, walks the text again to name the first problem by our rules.
+    """
     if len(text) > MAX_SCENARIO_BYTES:
         raise LimitExceeded(f"the scenario is {len(text)} characters long, more than the limit of {MAX_SCENARIO_BYTES} "
                             f"({_mib(MAX_SCENARIO_BYTES)})")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when PyYAML was built with it: ~10x faster
+    fast = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when PyYAML was built with it: ~10x faster
+    try:
+        _check_yaml_events(text, fast, max_depth)
+    except yaml.YAMLError as exc:
+        if fast is yaml.SafeLoader:
+            raise
+        # Only as far as libyaml read (its scanner looks ahead at most 1024 characters), so a large
+        # document with a syntax error costs no slow pure-Python walk of the whole.
+        mark = getattr(exc, "problem_mark", None)
+        try:
+            _check_yaml_events(text if mark is None else text[: mark.index + 1024], yaml.SafeLoader, max_depth)
+        except yaml.YAMLError:
+            pass
+        raise
+    return yaml.load(text, Loader=fast)  # a safe loader: plain data only
+
+
+def _check_yaml_events(text: str, loader: type, max_depth: int) -> None:
     depth = 0
     for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
@@ -123,7 +148,6 @@ def read_yaml(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
                 raise LimitExceeded(too_deep_message("YAML", max_depth))
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
-    return yaml.load(text, Loader=loader)  # a safe loader: plain data only
 
 
 # --- the journal -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..settings import format_instant, parse_instant
-from .limits import LimitExceeded, read_json, read_yaml
+from .limits import LimitExceeded, read_json, read_yaml, yaml
 from .world import stable_hash
 
 FAULTS = ("connection_reset", "empty_response", "malformed_body")
@@ -300,8 +300,6 @@ def parse_text(text: str, origin: str = "scenario", as_json: bool = False) -> An
 
     Read within the limits of core/limits.py: no YAML anchors or aliases, nesting at most MAX_JSON_DEPTH.
     """
-    import yaml  # here, not at the top: start-up time
-
     try:
         if as_json:
             return read_json(text)
