@@ -6,6 +6,7 @@ import time
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from .core.access import AdminAccess
 from .core.admin import admin
 from .core.ui import ui
 from .core.clock import wall_now
@@ -34,9 +35,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY_BYTES
     emulator = Emulator(settings)
     app.extensions["emulator"] = emulator
+    app.extensions["admin_access"] = AdminAccess.from_settings(settings)
     # Registered before the vendors' own app-wide hooks (Strigo's rate limiter), so that the contract
     # check and the scenario's rules come first (a rule answers before anything of the vendor's runs)
     # and the journal records last, the answer as sent. One hook each side: less per-request overhead.
+    # The admin API's gate runs first of all, so a refused admin call does nothing (core/access.py).
+    app.before_request(_guard_admin)
     app.before_request(_refuse_large_body)
     app.before_request(_before_vendor_request)
     app.after_request(_after_vendor_request)
@@ -56,6 +60,13 @@ def vendor_for_path(path: str):
     from flask import current_app
 
     return current_app.extensions["emulator"].vendor_for_path(path)
+
+
+def _guard_admin():
+    """An admin call (`/_emulator/...`) from a host, client or web page that may not make it: refused."""
+    if request.path.startswith("/_emulator"):
+        return current_app.extensions["admin_access"].refusal()
+    return None
 
 
 def _refuse_large_body():

@@ -130,7 +130,7 @@ def _admin_schemas() -> dict[str, Any]:
         "Match": {"type": "object", "additionalProperties": False,
                   "description": "a scenario rule's match; every key given must hold (headers are not recorded)",
                   "properties": {"method": string, "path": string,
-                                 "path_regex": {"type": "string", "description": "a Python regular expression, searched in the path"},
+                                 "path_regex": {"type": "string", "description": "a regular expression in RE2 syntax (linear time: no backreferences or lookaround), searched in the path"},
                                  "query": {"type": "object", "additionalProperties": string},
                                  "json": {"description": "a subset of the recorded JSON body"}},
                   "example": {"method": "GET", "path": "/api/v1/health"}},
