@@ -8,14 +8,16 @@ Three checks run before any admin view, each refusal in the admin envelope `{"er
    bound to, the names given with `--allowed-host` (`*`: any); bound to every interface (0.0.0.0 or
    ::), also this machine's host name and any address of its own. Else 403. A name is what a
    rebinding attack needs, so this is what closes it.
-2. `--admin-auth USER:PASSWORD`: HTTP Basic on every admin path but `GET /_emulator/health` (what
-   Docker's and Kubernetes' health checks call; it answers `{"status": "ok"}` and nothing else).
-   Else 401 with `WWW-Authenticate`. Compared in constant time.
+2. `--admin-auth USER:PASSWORD`: HTTP Basic, compared in constant time. Else 401 with
+   `WWW-Authenticate`.
 3. State-changing calls (POST, PUT, PATCH, DELETE) from a browser on another origin: an `Origin` that
    is not this server's own is 403; and a body in one of the types any web page may send to any site
    without asking (text/plain, application/x-www-form-urlencoded, multipart/form-data) is 415. YAML
    (`application/yaml`, `application/x-yaml`, `text/yaml`) and JSON are not such types: a browser
    asks first (a CORS preflight), which this server never grants.
+
+`GET /_emulator/health` passes all three: Docker's and Kubernetes' health checks call it by whatever
+name or address they have, without a secret, and it answers `{"status": "ok"}` and nothing else.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ LOOPBACK_NAMES = ("localhost",)
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 # The request body types of a "simple" cross-origin request: a browser sends them anywhere unasked.
 CROSS_SITE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
-OPEN_PATHS = ("/_emulator/health",)  # GET only, and never behind --admin-auth
+OPEN_PATHS = ("/_emulator/health",)  # GET only: health checks, open to anyone (it tells nothing but "ok")
 WILDCARD_ADDRESSES = ("0.0.0.0", "::", "")
 
 
@@ -106,20 +108,21 @@ class AdminAccess:
 
     def refusal(self) -> Response | None:
         """The answer that refuses this admin request, or None to let it through."""
+        if request.method == "GET" and request.path in OPEN_PATHS:
+            return None
         raw_host = request.headers.get("Host")
         if raw_host is not None and not self.host_accepted(normal_host(raw_host)):
             host = normal_host(raw_host)
             return _refuse(403, "Host", f"the admin API does not answer to the host name {host!r} (a defence against "
                            f"DNS rebinding); start the emulator with --allowed-host {host} "
                            f"(EMULATOR_ALLOWED_HOST) if that name is yours")
-        if self.user is not None and not (request.method == "GET" and request.path in OPEN_PATHS):
-            if not self.credentials_match():
-                given = request.authorization is not None
-                message = ("wrong user or password for the admin API (--admin-auth)" if given else
-                           "the admin API needs HTTP Basic authentication: this emulator runs with --admin-auth")
-                response = _refuse(401, "Authorization", message)
-                response.headers["WWW-Authenticate"] = f'Basic realm="{REALM}", charset="UTF-8"'
-                return response
+        if self.user is not None and not self.credentials_match():
+            given = request.authorization is not None
+            message = ("wrong user or password for the admin API (--admin-auth)" if given else
+                       "the admin API needs HTTP Basic authentication: this emulator runs with --admin-auth")
+            response = _refuse(401, "Authorization", message)
+            response.headers["WWW-Authenticate"] = f'Basic realm="{REALM}", charset="UTF-8"'
+            return response
         if request.method in STATE_CHANGING:
             origin = request.headers.get("Origin")
             if origin is not None and not _same_origin(origin, raw_host):
