@@ -39,8 +39,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Registered before the vendors' own app-wide hooks (Strigo's rate limiter), so that the contract
     # check and the scenario's rules come first (a rule answers before anything of the vendor's runs)
     # and the journal records last, the answer as sent. One hook each side: less per-request overhead.
-    # The admin API's gate runs first of all, so a refused admin call does nothing (core/access.py).
-    app.before_request(_guard_admin)
     app.before_request(_refuse_large_body)
     app.before_request(_before_vendor_request)
     app.after_request(_after_vendor_request)
@@ -62,13 +60,6 @@ def vendor_for_path(path: str):
     return current_app.extensions["emulator"].vendor_for_path(path)
 
 
-def _guard_admin():
-    """An admin call (`/_emulator/...`) from a host, client or web page that may not make it: refused."""
-    if request.path.startswith("/_emulator"):
-        return current_app.extensions["admin_access"].refusal()
-    return None
-
-
 def _refuse_large_body():
     """A declared body past MAX_BODY_BYTES: 413 in the vendor's envelope (or admin JSON), the body unread."""
     if (request.content_length or 0) > MAX_BODY_BYTES:
@@ -79,11 +70,16 @@ def _refuse_large_body():
 def _before_vendor_request():
     """Before any handler: pin one consistent state for the request (the store's version is checked).
 
-    Before a vendor handler also: start the timer, check the contract, then the scenario's rules and faults.
+    Before an admin call (`/_emulator/...`), first its gate: a host, client or web page that may not make
+    it is refused before anything is read (core/access.py). Before a vendor handler: start the timer,
+    check the contract, then the scenario's rules and faults.
     """
-    current_app.extensions["emulator"].sync()
     if request.path.startswith("/_emulator"):
-        return None
+        refusal = current_app.extensions["admin_access"].refusal()
+        if refusal is None:
+            current_app.extensions["emulator"].sync()
+        return refusal
+    current_app.extensions["emulator"].sync()
     g.started = time.perf_counter()
     refusal = _check_contract()
     if refusal is not None:

@@ -194,6 +194,18 @@ def test_bad_admin_flags_stop_serve_in_one_line_without_repeating_the_password(a
     assert "hunter2" not in done.stderr
 
 
+def test_every_worker_process_guards_the_admin_api(tmp_path):
+    server = EmulatorProcess("--workers", "2", "--state", f"sqlite:{tmp_path / 'state.db'}", "--admin-auth", "a:b")
+    try:
+        # Several connections, so that both workers answer some of them.
+        answers = [requests.get(f"{server.url}/_emulator/clock", headers={"Connection": "close"}) for _ in range(12)]
+        assert {a.status_code for a in answers} == {401}
+        assert requests.get(f"{server.url}/_emulator/clock", headers={"Host": ATTACKER}, auth=("a", "b")).status_code == 403
+        assert requests.get(f"{server.url}/_emulator/clock", auth=("a", "b")).status_code == 200
+    finally:
+        server.stop()
+
+
 def test_allowed_hosts_from_the_flag_and_the_environment(monkeypatch):
     monkeypatch.setenv("EMULATOR_ALLOWED_HOST", "emulator.internal  ci.example.")
     from_env = EmulatorProcess()
