@@ -7,7 +7,8 @@ Three checks run before any admin view, each refusal in the admin envelope `{"er
    with its own name in `Host`. Accepted: `localhost`, loopback addresses, the address the server is
    bound to, the names given with `--allowed-host` (`*`: any); bound to every interface (0.0.0.0 or
    ::), also this machine's host name and any address of its own. Else 403. A name is what a
-   rebinding attack needs, so this is what closes it.
+   rebinding attack needs, so this is what closes it. (A request with no `Host` at all, HTTP/1.0,
+   comes from no browser and passes.)
 2. `--admin-auth USER:PASSWORD`: HTTP Basic, compared in constant time. Else 401 with
    `WWW-Authenticate`.
 3. State-changing calls (POST, PUT, PATCH, DELETE) from a browser on another origin: an `Origin` that
@@ -37,6 +38,7 @@ STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 CROSS_SITE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
 OPEN_PATHS = ("/_emulator/health",)  # GET only: health checks, open to anyone (it tells nothing but "ok")
 WILDCARD_ADDRESSES = ("0.0.0.0", "::", "")
+MAX_NAME = 253  # the longest DNS name: a refused Host is quoted in the answer up to this many characters
 
 
 def normal_host(text: str) -> str:
@@ -112,7 +114,7 @@ class AdminAccess:
             return None
         raw_host = request.headers.get("Host")
         if raw_host is not None and not self.host_accepted(normal_host(raw_host)):
-            host = normal_host(raw_host)
+            host = normal_host(raw_host)[:MAX_NAME]
             return _refuse(403, "Host", f"the admin API does not answer to the host name {host!r} (a defence against "
                            f"DNS rebinding); start the emulator with --allowed-host {host} "
                            f"(EMULATOR_ALLOWED_HOST) if that name is yours")
