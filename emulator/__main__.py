@@ -14,7 +14,7 @@ import click
 from click.core import ParameterSource
 
 from . import __version__
-from .settings import FALSE_WORDS, LIMITS, TRUE_WORDS, Settings, parse_instant
+from .settings import FALSE_WORDS, LIMITS, TRUE_WORDS, Settings, check_allowed_host, parse_admin_auth, parse_instant
 
 PROG = "report-emulator"
 COMMANDS = ("serve", "openapi", "scenarios")
@@ -107,6 +107,31 @@ class Credential(click.ParamType):
         return vendor, key, secret
 
 
+class AdminAuth(click.ParamType):
+    """USER:PASSWORD for HTTP Basic on the admin API; a refusal never repeats the password."""
+
+    name = "USER:PASSWORD"
+
+    def convert(self, value, param, ctx):
+        try:
+            parse_admin_auth(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return str(value)
+
+
+class AllowedHost(click.ParamType):
+    """A host name or IP address the admin API also answers to (`*`: any)."""
+
+    name = "HOST"
+
+    def convert(self, value, param, ctx):
+        try:
+            return check_allowed_host(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 class StateUrl(click.ParamType):
     """memory, sqlite:PATH or redis://HOST:PORT/DB (the store layer checks the rest and reaches it)."""
 
@@ -152,6 +177,11 @@ def cli() -> None:
               help="worker processes (more than 1 needs a sqlite: or redis:// state)")
 @click.option("--log-requests", is_flag=True, type=StrictBool(), default=False, envvar="EMULATOR_LOG_REQUESTS",
               help="print one line per vendor call")
+@click.option("--admin-auth", type=AdminAuth(), default=None, envvar="EMULATOR_ADMIN_AUTH",
+              help="require HTTP Basic with these credentials on /_emulator/* and the dashboard")
+@click.option("--allowed-host", "allowed_hosts", type=AllowedHost(), multiple=True, envvar="EMULATOR_ALLOWED_HOST",
+              help="another Host name the admin API answers to (besides localhost and the bound address); "
+                   "repeatable; * allows any (EMULATOR_ALLOWED_HOST: space-separated)")
 def serve(**options) -> None:
     """Run the emulator (the default command)."""
     settings = settings_from_options(options)
@@ -165,6 +195,7 @@ def settings_from_options(options: dict) -> Settings:
     for vendor, key, value in options.pop("credentials"):
         credentials.setdefault(vendor, {})[key] = value
     scenarios = list(options.pop("scenarios"))
+    options["allowed_hosts"] = list(options.pop("allowed_hosts", ()))
     try:
         return Settings(**options, scenarios=scenarios, credentials=credentials)
     except ValueError as exc:
@@ -218,9 +249,21 @@ def banner(url: str, settings: Settings, emulator) -> str:
              f"scale {emulator.world.scale}"]
     for name, model in emulator.vendors.items():
         lines.append(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in model.credentials().items()))
+    lines.append("  admin API: " + admin_access_line(settings))
     if settings.log_requests:
         lines.append("  logging each vendor call: method, path, status, milliseconds, rule")
     return "\n".join(lines)
+
+
+def admin_access_line(settings: Settings) -> str:
+    """Who may call the admin API, for the banner (the password is never printed)."""
+    auth = (f"HTTP Basic as {settings.admin_auth.partition(':')[0]}" if settings.admin_auth
+            else "open to anyone who reaches the port (close it with --admin-auth USER:PASSWORD)")
+    every_interface = settings.host in ("0.0.0.0", "::")
+    names = ["localhost", "loopback addresses", *([] if every_interface else [settings.host]), *settings.allowed_hosts,
+             *(["this machine's name and addresses"] if every_interface else [])]
+    hosts = "any Host name" if "*" in settings.allowed_hosts else "Host " + ", ".join(dict.fromkeys(names))
+    return f"{auth}; {hosts}"
 
 
 def run(settings: Settings) -> None:

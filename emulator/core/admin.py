@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -11,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ..settings import format_instant, parse_instant
 from .limits import LimitExceeded, read_json
+from .regex import compile_regex, search
 from .scenarios import MatchSchema, json_subset
 
 admin = Blueprint("_emulator", __name__, url_prefix="/_emulator")
@@ -188,7 +188,8 @@ def _criteria(match: dict, entry: dict) -> dict[str, float]:
         same = entry["path"] == match["path"]
         scores["path"] = 1.0 if same else difflib.SequenceMatcher(None, entry["path"], match["path"]).ratio() * 0.99
     if "path_regex" in match:
-        scores["path_regex"] = float(re.search(match["path_regex"], entry["path"]) is not None)
+        # RE2 (linear time); the pattern was checked when the body loaded, and RE2 keeps it compiled.
+        scores["path_regex"] = float(search(compile_regex(match["path_regex"]), entry["path"]))
     if match.get("query"):
         sent = parse_qs(entry.get("query") or "", keep_blank_values=True)
         scores["query"] = sum(v in sent.get(k, []) for k, v in match["query"].items()) / len(match["query"])

@@ -130,7 +130,7 @@ def _admin_schemas() -> dict[str, Any]:
         "Match": {"type": "object", "additionalProperties": False,
                   "description": "a scenario rule's match; every key given must hold (headers are not recorded)",
                   "properties": {"method": string, "path": string,
-                                 "path_regex": {"type": "string", "description": "a Python regular expression, searched in the path"},
+                                 "path_regex": {"type": "string", "description": "a regular expression in RE2 syntax (linear time: no backreferences or lookaround), searched in the path"},
                                  "query": {"type": "object", "additionalProperties": string},
                                  "json": {"description": "a subset of the recorded JSON body"}},
                   "example": {"method": "GET", "path": "/api/v1/health"}},
@@ -212,6 +212,7 @@ def build_admin_document() -> dict[str, Any]:
                                                 "parameters": [{"in": "path", "name": "name", "required": True,
                                                                 "schema": {"type": "string"}}]}},
     }
+    _add_access_refusals(paths, ref("Error"))
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "report-emulator admin API", "version": __version__,
@@ -219,5 +220,27 @@ def build_admin_document() -> dict[str, Any]:
                                 "and out; bad input is 400 {\"error\", \"errors\"}."},
         "servers": [{"url": "/", "description": "report-emulator"}],
         "paths": paths,
-        "components": {"schemas": _admin_schemas()},
+        # Optional: only a server started with --admin-auth asks for it (core/access.py).
+        "security": [{}, {"adminBasic": []}],
+        "components": {"schemas": _admin_schemas(), "securitySchemes": {"adminBasic": {
+            "type": "http", "scheme": "basic",
+            "description": "only when the server runs with --admin-auth USER:PASSWORD (EMULATOR_ADMIN_AUTH)"}}},
     }
+
+
+def _add_access_refusals(paths: dict[str, Any], error: dict) -> None:
+    """The admin API's gate (core/access.py) answers on every path but health: 401, 403 and, for
+    state-changing calls, 415."""
+    refusals = {"401": "--admin-auth is set and the request has no or wrong HTTP Basic credentials",
+                "403": "a Host the admin API does not answer to (--allowed-host), or a state-changing call "
+                       "from a web page on another origin"}
+    for path, operations in paths.items():
+        if path == "/_emulator/health":
+            operations["get"]["security"] = []  # open to health checks, with or without --admin-auth
+            continue
+        for method, operation in operations.items():
+            answers = dict(refusals)
+            if method in ("post", "put", "patch", "delete"):
+                answers["415"] = "a text/plain, form or multipart body, which any web page can send to any site"
+            for status, text in answers.items():
+                operation["responses"].setdefault(status, {"description": text, "content": {"application/json": {"schema": error}}})
