@@ -240,9 +240,17 @@ def journal_near_misses():
 @admin.put("/scenario")
 def put_scenario():
     """Load a scenario (YAML or JSON body); a refused one changes nothing and names each wrong field."""
-    from .scenarios import ScenarioError, parse_text, validate_scenario
+    from .scenarios import ScenarioError, not_utf8, parse_text, validate_scenario
 
-    text = request.get_data(cache=True).decode("utf-8", "replace")
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        message = "the request body is empty; send a scenario (YAML or JSON), or DELETE /_emulator/scenario to clear it"
+        raise AdminError(message, {"_body": ["empty: a scenario is required"]})
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        reason = not_utf8(exc)
+        raise AdminError(f"the scenario: {reason}", {"_body": [reason]}) from None
     as_json = (request.mimetype or "").endswith("json")
     try:
         data = validate_scenario(parse_text(text, "the scenario", as_json=as_json), "the scenario")
