@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..settings import format_instant, parse_instant
+from ..settings import CLOCK_MODES, format_instant, parse_instant
 from .limits import LimitExceeded, read_json
 from .scenarios import MatchSchema, json_subset
 
@@ -82,7 +82,15 @@ class ResetSchema(Schema):
 
 
 class ClockSetSchema(Schema):
-    now = Instant(required=True)
+    """`now`, `mode` or both: a mode change keeps the time unless `now` is given too (one move)."""
+
+    now = Instant(load_default=None)
+    mode = fields.String(load_default=None, validate=validate.OneOf(CLOCK_MODES))
+
+    @validates_schema
+    def something(self, data, **kwargs):
+        if data.get("now") is None and data.get("mode") is None:
+            raise ValidationError("Missing data for required field (give now, mode or both).", "now")
 
 
 class AdvanceSchema(Schema):
@@ -123,7 +131,10 @@ def get_clock():
 @admin.post("/clock")
 def set_clock():
     body = load_body(ClockSetSchema())
-    emulator().clock.set(body["now"])
+    if body["mode"] is not None:
+        emulator().clock.set_mode(body["mode"], body["now"])
+    else:
+        emulator().clock.set(body["now"])
     return jsonify(clock_json())
 
 
@@ -144,14 +155,30 @@ def world():
     return jsonify({name: model.world_summary() for name, model in emulator().vendors.items()})
 
 
+JOURNAL_FILTERS = ("vendor", "method", "path", "path_prefix", "rule")
+
+
+def query_filters(allowed: tuple[str, ...]) -> dict[str, str | None]:
+    """The query's filters, each of `allowed` (None when absent or empty); an unknown key or vendor is a
+    400 naming it, so a typo never reads as "no calls" (as the dashboard's /_emulator/ui/state answers)."""
+    errors: dict[str, list[str]] = {}
+    for key in request.args:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            errors[key] = [f"unknown filter; {hint}filters: {', '.join(allowed)}"]
+    vendor = request.args.get("vendor", "")
+    if "vendor" in allowed and vendor and vendor not in emulator().vendors:
+        errors["vendor"] = [f"unknown vendor; one of {', '.join(emulator().vendors)}"]
+    if errors:
+        detail = "; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in errors.items())
+        raise AdminError(f"invalid query: {detail}", errors)
+    return {key: request.args.get(key) or None for key in allowed}
+
+
 @admin.get("/journal")
 def journal():
-    args = request.args
-    entries = emulator().journal.entries(
-        vendor=args.get("vendor"), method=args.get("method"), path=args.get("path"),
-        path_prefix=args.get("path_prefix"), rule=args.get("rule"),
-    )
-    return jsonify({"requests": entries})
+    return jsonify({"requests": emulator().journal.entries(**query_filters(JOURNAL_FILTERS))})
 
 
 @admin.delete("/journal")
@@ -275,8 +302,8 @@ def delete_scenario():
 @admin.get("/violations")
 def violations():
     """Requests that broke their vendor's documented contract, oldest first (strict mode refuses them)."""
+    vendor = query_filters(("vendor",))["vendor"]
     items = list(emulator().violations)
-    vendor = request.args.get("vendor")
     if vendor:
         items = [v for v in items if v["vendor"] == vendor]
     return jsonify({"strict": emulator().strict, "violations": items})
