@@ -98,6 +98,7 @@ CONTRACT = Contract(
                    Reply("The request, Pending", schemas.ReportRequestDetailSchema, example=SUBMITTED),
                    path_params={"report_or_request": "the report's name, as listed by GET /reports"},
                    body=schemas.ReportRequestBodySchema, body_example=SUBMIT,
+                   content_type_stated=False,  # the document shows the JSON body, never a Content-Type
                    responses={404: _error("Unknown report", "unknown report 'visit': see GET "
                                                             "/public/api/v1/reporting/reports")}),
         _reporting("echo360.request_detail", "GET", "/requests/{report_or_request}", "A report request",
