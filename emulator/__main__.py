@@ -211,7 +211,24 @@ def serve(**options) -> None:
     """Run the emulator (the default command)."""
     settings = settings_from_options(options)
     check_scenarios(settings.scenarios)
-    run(settings)
+    run(settings, given_setup_flags(click.get_current_context()))
+
+
+# The flags that set up an empty store; a store that already holds state is resumed and ignores them.
+SETUP_FLAGS = (("seed", "--seed"), ("now", "--now"), ("clock", "--clock"), ("scale", "--scale"),
+               ("scenarios", "--scenario"))
+
+
+def given_setup_flags(ctx: click.Context) -> list[str]:
+    """The set-up flags given on the command line or by their EMULATOR_* variable, as the banner names them."""
+    given = []
+    for name, flag in SETUP_FLAGS:
+        source = ctx.get_parameter_source(name)
+        if source == ParameterSource.COMMANDLINE:
+            given.append(flag)
+        elif source == ParameterSource.ENVIRONMENT:
+            given.append(f"{flag} (EMULATOR_{name.upper().removesuffix('S')})")
+    return given
 
 
 def settings_from_options(options: dict) -> Settings:
@@ -262,8 +279,13 @@ def scenario_names(sources: list[str]) -> list[str]:
     return [path.stem if path.parent == SHIPPED else str(path) for source in sources for path in files(source)]
 
 
-def banner(url: str, settings: Settings, emulator) -> str:
-    loaded = scenario_names(settings.scenarios)
+def banner(url: str, settings: Settings, emulator, given: list[str] = ()) -> str:
+    """What the server runs with; on a resumed store, what it resumed, and every set-up flag it ignored."""
+    if emulator.resumed:
+        active = emulator.scenario
+        loaded = [f"{active.get('name') or 'unnamed'} (resumed)"] if active else []
+    else:
+        loaded = scenario_names(settings.scenarios)
     strict = "on" if emulator.strict else "off"
     lines = [f"{PROG} {__version__} listening on {url}",
              f"  docs: {url}/_emulator/docs (admin: {url}/_emulator/health)",
@@ -271,6 +293,9 @@ def banner(url: str, settings: Settings, emulator) -> str:
              f"  scenarios: {', '.join(loaded) if loaded else 'none'}",
              f"  clock: {emulator.clock.mode}, now {emulator.clock.now().isoformat()}; seed {emulator.world.seed}; "
              f"scale {emulator.world.scale}"]
+    if emulator.resumed and given:
+        lines.append(f"  ignored: {', '.join(given)}: the store already holds state, which was resumed "
+                     "(these set up an empty store; reset returns to the store's own start)")
     for name, model in emulator.vendors.items():
         lines.append(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in model.credentials().items()))
     if settings.log_requests:
@@ -278,7 +303,7 @@ def banner(url: str, settings: Settings, emulator) -> str:
     return "\n".join(lines)
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, given: list[str] = ()) -> None:
     from .app import create_app
     from .server import serve as serve_app
 
@@ -288,7 +313,7 @@ def run(settings: Settings) -> None:
         raise click.UsageError(" ".join(str(exc).split())) from None
     emulator = app.extensions["emulator"]
     try:
-        serve_app(settings, app, lambda url: print(banner(url, settings, emulator), flush=True))
+        serve_app(settings, app, lambda url: print(banner(url, settings, emulator, given), flush=True))
     except (OSError, UnicodeError) as exc:  # UnicodeError: a host name the resolver's idna codec refuses
         reason = getattr(exc, "strerror", None) or str(exc)
         raise click.UsageError(f"cannot listen on {settings.host} port {settings.port}: {reason}") from None
