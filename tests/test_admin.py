@@ -128,7 +128,9 @@ def test_marker_sets_seed_and_time(report_emulator):
 def test_an_empty_scenario_put_is_a_400_and_keeps_the_scenario(report_emulator, http):
     url = report_emulator.url
     report_emulator.load_scenario({"name": "kept", "rules": [{"match": {"path": "/v1/x"}, "respond": {"status": 418}}]})
-    for body, mimetype in ((b"", "application/yaml"), (b"  \n", "application/yaml"), (b"", "application/json")):
+    for body, mimetype in ((b"", "application/yaml"), (b"  \n", "application/yaml"), (b"", "application/json"),
+                           (b"---\n", "application/yaml"), (b"# nothing\n", "application/yaml"),
+                           (b"null", "application/json")):
         answer = http.put(f"{url}/_emulator/scenario", data=body, headers={"Content-Type": mimetype})
         assert answer.status_code == 400
         assert answer.json()["errors"] == {"_body": ["empty: a scenario is required"]}

@@ -269,10 +269,11 @@ def put_scenario():
     """Load a scenario (YAML or JSON body); a refused one changes nothing and names each wrong field."""
     from .scenarios import ScenarioError, not_utf8, parse_text, validate_scenario
 
+    empty = AdminError("the request body is empty; send a scenario (YAML or JSON), or DELETE /_emulator/scenario "
+                       "to clear it", {"_body": ["empty: a scenario is required"]})
     raw = request.get_data(cache=True)
     if not raw.strip():
-        message = "the request body is empty; send a scenario (YAML or JSON), or DELETE /_emulator/scenario to clear it"
-        raise AdminError(message, {"_body": ["empty: a scenario is required"]})
+        raise empty
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -280,7 +281,10 @@ def put_scenario():
         raise AdminError(f"the scenario: {reason}", {"_body": [reason]}) from None
     as_json = (request.mimetype or "").endswith("json")
     try:
-        data = validate_scenario(parse_text(text, "the scenario", as_json=as_json), "the scenario")
+        parsed = parse_text(text, "the scenario", as_json=as_json)
+        if parsed is None:  # a YAML document with nothing in it (`---`, only comments, `null`)
+            raise empty
+        data = validate_scenario(parsed, "the scenario")
     except ScenarioError as exc:
         raise AdminError(exc.message, exc.errors) from None
     emulator().apply_scenario(data)
