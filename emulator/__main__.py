@@ -182,31 +182,31 @@ def cli() -> None:
 
 @cli.command()
 @option("--host", type=Host(), default="127.0.0.1", show_default=True, envvar="EMULATOR_HOST",
-              help="interface to listen on")
+        help="interface to listen on")
 @option("--port", type=_range("port"), default=8080, show_default=True, envvar="EMULATOR_PORT",
-              help="port (0 picks a free one)")
+        help="port (0 picks a free one)")
 @option("--seed", type=_range("seed"), default=1, show_default=True, envvar="EMULATOR_SEED", help="world seed")
 @option("--scenario", "scenarios", type=ScenarioSource(), multiple=True, envvar="EMULATOR_SCENARIO",
-              help="a scenario file, a folder (its files in name order) or a shipped name; repeatable")
+        help="a scenario file, a folder (its files in name order) or a shipped name; repeatable")
 @option("--clock", type=click.Choice(["real", "manual"]), default="real", show_default=True,
-              envvar="EMULATOR_CLOCK", help="clock mode")
+        envvar="EMULATOR_CLOCK", help="clock mode")
 @option("--now", type=Instant(), default=None, envvar="EMULATOR_NOW", help="start time (default: the real time)")
 @option("--scale", type=_range("scale"), default=1, show_default=True, envvar="EMULATOR_SCALE",
-              help="world size multiplier")
+        help="world size multiplier")
 @option("--strict", is_flag=True, type=StrictBool(), default=False, envvar="EMULATOR_STRICT",
-              help="refuse requests that break the vendor contract")
+        help="refuse requests that break the vendor contract")
 @option("--journal-cap", type=_range("journal_cap"), default=1000, show_default=True,
-              envvar="EMULATOR_JOURNAL_CAP", help="most journal entries kept")
+        envvar="EMULATOR_JOURNAL_CAP", help="most journal entries kept")
 @option("--threads", type=_range("threads"), default=32, show_default=True, envvar="EMULATOR_THREADS",
-              help="threads per worker")
+        help="threads per worker")
 @option("--credential", "credentials", type=Credential(), multiple=True, envvar="EMULATOR_CREDENTIAL",
-              help="override a default credential, e.g. strigo.api_key=secret; repeatable")
+        help="override a default credential, e.g. strigo.api_key=secret; repeatable")
 @option("--state", type=StateUrl(), default="memory", show_default=True, envvar="EMULATOR_STATE",
-              help="where state lives: memory, sqlite:PATH or redis://HOST:PORT/DB")
+        help="where state lives: memory, sqlite:PATH or redis://HOST:PORT/DB")
 @option("--workers", type=_range("workers"), default=1, show_default=True, envvar="EMULATOR_WORKERS",
-              help="worker processes (more than 1 needs a sqlite: or redis:// state)")
+        help="worker processes (more than 1 needs a sqlite: or redis:// state)")
 @option("--log-requests", is_flag=True, type=StrictBool(), default=False, envvar="EMULATOR_LOG_REQUESTS",
-              help="print one line per vendor call")
+        help="print one line per vendor call")
 def serve(**options) -> None:
     """Run the emulator (the default command)."""
     settings = settings_from_options(options)
@@ -221,13 +221,14 @@ SETUP_FLAGS = (("seed", "--seed"), ("now", "--now"), ("clock", "--clock"), ("sca
 
 def given_setup_flags(ctx: click.Context) -> list[str]:
     """The set-up flags given on the command line or by their EMULATOR_* variable, as the banner names them."""
+    envvars = {param.name: param.envvar for param in ctx.command.params}
     given = []
     for name, flag in SETUP_FLAGS:
         source = ctx.get_parameter_source(name)
         if source == ParameterSource.COMMANDLINE:
             given.append(flag)
         elif source == ParameterSource.ENVIRONMENT:
-            given.append(f"{flag} (EMULATOR_{name.upper().removesuffix('S')})")
+            given.append(f"{flag} ({envvars[name]})")
     return given
 
 

@@ -88,7 +88,7 @@ class ClockSetSchema(Schema):
     mode = fields.String(load_default=None, validate=validate.OneOf(CLOCK_MODES))
 
     @validates_schema
-    def something(self, data, **kwargs):
+    def now_or_mode(self, data, **kwargs):
         if data.get("now") is None and data.get("mode") is None:
             raise ValidationError("Missing data for required field (give now, mode or both).", "now")
 
