@@ -362,6 +362,11 @@ def parse_text(text: str, origin: str = "scenario", as_json: bool = False) -> An
         raise ScenarioError(f"{origin}: YAML syntax error at {where}: {problem}", {"_syntax": [f"{where}: {problem}"]}) from None
 
 
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """Why bytes are not a scenario's text: scenarios are UTF-8 (as YAML 1.2 and JSON require)."""
+    return f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); scenarios are UTF-8"
+
+
 def read_file(path: str | Path) -> dict:
     path = Path(path)
     try:
@@ -369,6 +374,9 @@ def read_file(path: str | Path) -> dict:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ScenarioError(f"cannot read scenario file {path}: {reason}", {"_file": [f"cannot read {path}: {reason}"]}) from None
+    except UnicodeDecodeError as exc:
+        reason = not_utf8(exc)
+        raise ScenarioError(f"cannot read scenario file {path}: {reason}", {"_file": [reason]}) from None
     return validate_scenario(parse_text(text, str(path), as_json=path.suffix.lower() == ".json"), str(path))
 
 
