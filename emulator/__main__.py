@@ -17,7 +17,7 @@ from . import __version__
 from .settings import FALSE_WORDS, LIMITS, TRUE_WORDS, Settings, parse_instant
 
 PROG = "report-emulator"
-COMMANDS = ("serve", "openapi", "scenarios")
+COMMANDS = ("serve", "openapi", "scenarios", "record", "drift")
 
 
 def _range(name: str) -> click.IntRange:
@@ -152,10 +152,16 @@ def cli() -> None:
               help="worker processes (more than 1 needs a sqlite: or redis:// state)")
 @click.option("--log-requests", is_flag=True, type=StrictBool(), default=False, envvar="EMULATOR_LOG_REQUESTS",
               help="print one line per vendor call")
+@click.option("--replay", type=click.Path(file_okay=False), default=None, envvar="EMULATOR_REPLAY",
+              help="a recording folder (report-emulator record): its requests get their recorded answers")
 def serve(**options) -> None:
     """Run the emulator (the default command)."""
     settings = settings_from_options(options)
     check_scenarios(settings.scenarios)
+    if settings.replay:
+        from .fidelity.cli import check_replay
+
+        check_replay(settings.replay)
     run(settings)
 
 
@@ -272,6 +278,12 @@ def list_scenarios() -> None:
     width = max(map(len, items), default=0)
     for name, description in items.items():
         click.echo(f"{name.ljust(width)}  {description}")
+
+
+from .fidelity.cli import drift, record  # noqa: E402  (the fidelity commands: README, "Checking the emulator ...")
+
+cli.add_command(record)
+cli.add_command(drift)
 
 
 def one_line(exc: click.ClickException) -> str:

@@ -13,6 +13,7 @@ from .core.contract import check_request
 from .core.faults import after_vendor_request, before_vendor_request, break_connection
 from .core.limits import JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, MAX_BODY_BYTES, bound_entry, too_large_message
 from .core.registry import Emulator
+from .fidelity.replay import replayed_answer
 from .request_log import log_request
 from .settings import Settings, format_instant
 from .vendors import VENDORS
@@ -71,6 +72,9 @@ def _before_vendor_request():
     Before a vendor handler also: start the timer, check the contract, then the scenario's rules and faults.
     """
     current_app.extensions["emulator"].sync()
+    replayed = replayed_answer()  # serve --replay DIR, or a scenario's replay: DIR (fidelity/replay.py)
+    if replayed is not None:
+        return replayed
     if request.path.startswith("/_emulator"):
         return None
     g.started = time.perf_counter()

@@ -49,6 +49,7 @@ class Settings:
     state: str = "memory"  # memory, sqlite:PATH or redis://HOST:PORT/DB (the store layer checks the URL)
     workers: int = 1  # worker processes; more than one needs a shared store (sqlite: or redis://)
     log_requests: bool = False  # one line per vendor call on standard output
+    replay: str | None = None  # a recording folder whose recorded requests get their recorded answers
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCK_MODES:
