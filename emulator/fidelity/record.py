@@ -48,10 +48,10 @@ class UpstreamError(Exception):
         self.message = message
 
 
-def describe(exc: BaseException, target: str) -> UpstreamError:
+def describe(exc: BaseException, target: str, timeout: float = UPSTREAM_TIMEOUT) -> UpstreamError:
     """An upstream failure as one of the kinds recorded, with a message naming it."""
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        return UpstreamError("timeout", f"upstream {target} did not answer within {UPSTREAM_TIMEOUT:g} s")
+        return UpstreamError("timeout", f"upstream {target} did not answer within {timeout:g} s")
     if isinstance(exc, ssl.SSLError) or isinstance(exc, ssl.CertificateError):
         return UpstreamError("tls", f"TLS error talking to upstream {target}: {getattr(exc, 'reason', None) or exc}")
     if isinstance(exc, http.client.HTTPException):
@@ -134,7 +134,7 @@ class Recorder:
             conn.endheaders(body or None)
             answer = conn.getresponse()
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            error = describe(exc, f"{scheme}://{host}")
+            error = describe(exc, f"{scheme}://{host}", self.timeout)
             self.write(record, None, b"", 0, error)
             return self.spec.error_response(502, error.message)
         return self.relay(record, conn, answer)
@@ -148,7 +148,7 @@ class Recorder:
                 first = answer.read(REWRITE_JSON_BYTES + 1)
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                error = describe(exc, record["url"])
+                error = describe(exc, record["url"], self.timeout)
                 self.write(record, (status, answer.reason, headers), b"", 0, error)
                 return self.spec.error_response(502, error.message)
             if len(first) <= REWRITE_JSON_BYTES:
@@ -181,7 +181,7 @@ class Recorder:
                     kept += chunk[: har.RECORD_BODY_BYTES - len(kept)]
                 yield chunk
         except (OSError, http.client.HTTPException) as exc:
-            error = describe(exc, record["url"])
+            error = describe(exc, record["url"], self.timeout)
             raise
         finally:
             conn.close()

@@ -1,0 +1,487 @@
+"""Record through the proxy, replay, and drift (issue 19), all through real HTTP: the upstream is a second
+`serve` process (or a small test app in front of one that plants drift), the proxy a real `record`
+process, the replay server a real `serve --replay` process."""
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from flask import Flask, Response, request
+from servers import EmulatorProcess, free_port
+from werkzeug.serving import make_server
+
+STRIGO = {"Authorization": "Bearer emulator-org:strigo-emulator-key", "Accept": "application/json"}
+FALKOR_TOKEN = "ZW11bGF0b3I6ZmFsa29yLXRva2Vu"
+
+
+class RecordProcess:
+    """`report-emulator record` on a free port, ready once it answers."""
+
+    def __init__(self, upstream: str, vendor: str, out: Path, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "emulator", "record", "--upstream", upstream, "--vendor",
+                                      vendor, "--out", str(out), "--port", str(self.port), *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.banner = self.proc.stdout.readline()
+        assert "recording" in self.banner, self.banner + self.proc.stdout.read()
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                threading.Event().wait(0.05)
+        raise AssertionError("the proxy never listened")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+def drift(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emulator", "drift", str(folder), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix == ".har")
+
+
+def entry(path: Path) -> dict:
+    return json.loads(path.read_text())["log"]["entries"][0]
+
+
+def recorded_body(path: Path) -> bytes:
+    content = entry(path)["response"]["content"]
+    text = content.get("text", "")
+    return base64.b64decode(text) if content.get("encoding") == "base64" else text.encode()
+
+
+def assert_no_secret(folder: Path, secrets: set[str]) -> None:
+    secrets = {s for s in secrets if s}
+    assert secrets
+    for path in files(folder):
+        text = path.read_text()
+        for secret in secrets:
+            assert secret not in text, f"{secret!r} in {path.name}"
+            assert base64.b64encode(secret.encode()).decode() not in text
+
+
+@pytest.fixture
+def upstream():
+    server = EmulatorProcess("--clock", "manual")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def world(upstream):
+    return requests.get(f"{upstream.url}/_emulator/world").json()
+
+
+def _same_answer(via_proxy: requests.Response, direct: requests.Response) -> None:
+    assert via_proxy.status_code == direct.status_code
+    assert via_proxy.content == direct.content
+    # A proxy adds Via (RFC 9110); the rate-limit counter counts the direct call too.
+    skip = {"date", "server", "connection", "via", "x-ratelimit-remaining"}
+    assert {k.lower(): v for k, v in via_proxy.headers.items() if k.lower() not in skip} == \
+           {k.lower(): v for k, v in direct.headers.items() if k.lower() not in skip}
+
+
+# --- record, replay, no drift, no secret: each vendor ------------------------------------------------
+
+
+def test_strigo_falkor_parkup_recorded_unchanged_replayed_and_no_drift(upstream, world, tmp_path):
+    out = tmp_path / "rec"
+    secrets = {"strigo-emulator-key", FALKOR_TOKEN, "emulator:falkor-token", "falkor-token", "parkup-emulator-token",
+               "parkup-emulator-refresh-token"}
+    event = world["strigo"]["events"][0]["id"]
+    course = world["strigo"]["courses"][0]["id"]
+    pathway = world["falkor"]["pathways"][0]["name"]
+    user = world["parkup"]["users"][0]
+    calls = {"strigo": [
+        ("GET", f"/api/v1/events/{event}/reports/exercises", STRIGO, None),
+        ("GET", f"/api/v1/ondemand-courses/{course}/reports/enrollments?output=csv", {**STRIGO, "Accept": "text/csv"}, None),
+        ("POST", f"/api/v1/ondemand-courses/{course}/reports/user-activity", STRIGO, {}),
+        ("GET", "/api/v1/events/000000000000000000000000/reports/exercises", STRIGO, None),
+        ("GET", f"/api/v1/events/{event}/reports/exercises", {**STRIGO, "Authorization": "Bearer emulator-org:wrong"}, None),
+    ], "falkor": [
+        ("POST", "/v1/logs/pathway-logs", {"Authorization": f"Basic {FALKOR_TOKEN}"}, {"pathway": pathway}),
+        ("POST", "/v1/logs/pathway-logs", {"Authorization": f"Basic {FALKOR_TOKEN}"}, {"pathway": "no such pathway"}),
+    ]}
+    answers = {}
+    for vendor, vendor_calls in calls.items():
+        proxy = RecordProcess(upstream.url, vendor, out)
+        try:
+            for method, path, headers, body in vendor_calls:
+                mine = requests.request(method, proxy.url + path, headers=headers, json=body)
+                direct = requests.request(method, upstream.url + path, headers=headers, json=body)
+                if vendor == "falkor" and mine.status_code == 200:  # its response_time differs per call
+                    assert {**mine.json(), "response_time": 0} == {**direct.json(), "response_time": 0}
+                else:
+                    _same_answer(mine, direct)
+                answers[(method, path, json.dumps(headers), json.dumps(body))] = mine.content
+        finally:
+            proxy.stop()
+    # ParkUp: the token exchange, then the access token it issued.
+    proxy = RecordProcess(upstream.url, "parkup", out)
+    try:
+        token = requests.post(f"{proxy.url}/api/v3/business/oauth/access_token",
+                              json={"refresh_token": "parkup-emulator-refresh-token", "grant_type": "refresh_token"})
+        assert token.status_code == 200
+        access = token.json()["access_token"]
+        secrets.add(access)
+        bearer = {"Authorization": f"Bearer {access}"}
+        assert requests.post(f"{proxy.url}/api/v3/business/validate", headers=bearer).status_code == 200
+        events = requests.post(f"{proxy.url}/api/v3/business/report/event/user", headers=bearer,
+                               json={"refId": user["refId"], "from": "2000-01-01T00:00:00.000Z",
+                                     "until": "2099-01-01T00:00:00.000Z"})
+        assert events.status_code == 200 and events.json()
+        missing = requests.post(f"{proxy.url}/api/v3/business/report/event/user", headers=bearer,
+                                json={"refId": "NOBODY", "from": "2000-01-01T00:00:00.000Z",
+                                      "until": "2099-01-01T00:00:00.000Z"})
+        assert missing.status_code == 404
+    finally:
+        proxy.stop()
+
+    recorded = files(out)
+    assert len(recorded) == 11  # one file per exchange
+    for path in recorded:
+        log = json.loads(path.read_text())["log"]
+        assert log["version"] == "1.2" and len(log["entries"]) == 1
+    assert_no_secret(out, secrets)
+
+    result = drift(out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "11 exchanges" in result.stdout and "0 differences" in result.stdout
+
+    # Replay: the recorded bytes, without the upstream.
+    upstream.stop()
+    replay = EmulatorProcess("--replay", str(out))
+    try:
+        for (method, path, headers, body), content in answers.items():
+            again = requests.request(method, replay.url + path, headers=json.loads(headers), json=json.loads(body))
+            if "pathway-logs" in path:
+                assert again.content == recorded_body(next(p for p in recorded if "pathway" in p.name
+                                                           and json.loads(body)["pathway"] in
+                                                           json.dumps(entry(p)["request"])))
+            else:
+                assert again.content == content, path
+        # Masked credentials match any credentials; the same request with another body goes to the emulator.
+        again = requests.post(f"{replay.url}/api/v3/business/report/event/user", headers={"Authorization": "Bearer x"},
+                              json={"refId": user["refId"], "from": "2000-01-01T00:00:00.000Z",
+                                    "until": "2099-01-01T00:00:00.000Z"})
+        assert again.content == events.content
+        other = requests.post(f"{replay.url}/api/v3/business/report/event/user", headers={"Authorization": "Bearer x"},
+                              json={"refId": "SOMEONE", "from": "2000-01-01T00:00:00.000Z", "until": "2099-01-01T00:00:00.000Z"})
+        assert other.status_code == 401  # the emulator's own answer: it knows no token "x"
+    finally:
+        replay.stop()
+
+
+def test_echo360_whole_flow_recorded_replayed_and_no_drift(upstream, tmp_path):
+    out = tmp_path / "rec"
+    proxy = RecordProcess(upstream.url, "echo360", out)
+    reporting = f"{proxy.url}/public/api/v1/reporting"
+    try:
+        token = requests.post(f"{proxy.url}/oauth2/access_token", data={
+            "grant_type": "client_credentials", "client_id": "emulator-client", "client_secret": "echo360-emulator-secret"})
+        assert token.status_code == 200
+        access, refresh = token.json()["access_token"], token.json()["refresh_token"]
+        again = requests.post(f"{proxy.url}/oauth2/access_token", params={
+            "grant_type": "refresh_token", "client_id": "emulator-client", "refresh_token": refresh})
+        assert again.status_code == 200
+        access2 = again.json()["access_token"]
+        bearer = {"Authorization": f"Bearer {access2}"}
+        assert requests.get(f"{reporting}/reports", headers=bearer).status_code == 200
+        submitted = requests.post(f"{reporting}/requests/asset", headers=bearer,
+                                  json={"parameters": {}, "output": {"compression": True, "delimiter": ","}})
+        assert submitted.status_code == 200, submitted.text
+        request_id = submitted.json()["requestId"]
+        pending = requests.get(f"{reporting}/requests/{request_id}", params={"access_token": access2})
+        assert pending.json()["status"] == "Pending"
+        requests.post(f"{upstream.url}/_emulator/clock/advance", json={"seconds": 600})  # straight to the upstream
+        detail = requests.get(f"{reporting}/requests/{request_id}", headers=bearer)
+        assert detail.json()["status"] == "Available"
+        listed = requests.get(f"{reporting}/requests", headers=bearer)
+        assert listed.status_code == 200
+        link = detail.json()["signedAssets"][0]
+        assert link.startswith(proxy.url + "/s3/echo360-reporting/")  # rewritten to pass through the proxy
+        signature = dict(p.split("=", 1) for p in urlsplit(link).query.split("&"))["Signature"]
+        downloaded = requests.get(link)
+        assert downloaded.status_code == 200
+        direct = requests.get(upstream.url + link[len(proxy.url):])
+        assert downloaded.content == direct.content and downloaded.content[:2] == b"\x1f\x8b"
+        header = gzip.decompress(downloaded.content).split(b"\n", 1)[0]
+        unknown = requests.get(f"{reporting}/requests/00000000-0000-0000-0000-000000000000", headers=bearer)
+        assert unknown.status_code == 404
+    finally:
+        proxy.stop()
+
+    recorded = files(out)
+    assert len(recorded) == 9
+    assert_no_secret(out, {"echo360-emulator-secret", access, refresh, access2, again.json()["refresh_token"],
+                           signature})
+    download = next(p for p in recorded if "s3" in p.name)
+    assert entry(download)["request"]["url"].endswith("Signature=MASKED")
+    assert recorded_body(download) == downloaded.content  # the gzip file as sent
+
+    result = drift(out, "--format", "json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stdout
+    assert report["findings"] == [] and report["exchanges"] == 9
+    assert "GET {signed asset link}" in report["operations"]
+
+    upstream.stop()
+    replay = EmulatorProcess("--replay", str(out))
+    try:
+        base = f"{replay.url}/public/api/v1/reporting"
+        first = requests.get(f"{base}/requests/{request_id}", params={"access_token": "anything"})
+        assert first.content == recorded_body(next(p for p in recorded if p.name.startswith("00005")))
+        second = requests.get(f"{base}/requests/{request_id}", headers={"Authorization": "Bearer anything"})
+        assert second.json()["status"] == "Available"  # the polls in their recorded order
+        replayed_link = second.json()["signedAssets"][0]
+        assert replayed_link.startswith(replay.url + "/s3/echo360-reporting/")
+        file = requests.get(replayed_link)
+        assert file.content == downloaded.content
+        assert gzip.decompress(file.content).split(b"\n", 1)[0] == header
+    finally:
+        replay.stop()
+
+
+# --- drift: an upstream that drifted in six planted ways ---------------------------------------------
+
+
+def drifting_app(upstream: str) -> Flask:
+    """The emulator's own answers, with six differences planted."""
+    app = Flask("drifting")
+
+    @app.route("/<path:path>", methods=["GET", "POST"])
+    def forward(path):
+        answer = requests.request(request.method, f"{upstream}/{path}", params=request.args, data=request.get_data(),
+                                  headers={k: v for k, v in request.headers.items() if k.lower() != "host"})
+        body = answer.content
+        headers = {k: v for k, v in answer.headers.items()
+                   if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server")}
+        status = answer.status_code
+        if path.endswith("/reports/enrollments") and status == 200:  # a renamed field
+            data = answer.json()
+            for row in data["data"]:
+                row["enrolledAt"] = row.pop("enrolled_at")
+            body = json.dumps(data).encode()
+        elif path.endswith("report/event/user") and status == 200:  # a changed type
+            body = json.dumps([{**e, "id": str(e["id"])} for e in answer.json()]).encode()
+        elif path.endswith("report/event/user") and status == 404:  # another error envelope
+            body = json.dumps({"message": answer.json()["error"], "code": 404}).encode()
+        elif path.endswith("/reports/user-activity") and status == 200:  # a new enum value
+            data = answer.json()
+            for row in data["data"]:
+                row["status"] = "archived"
+            body = json.dumps(data).encode()
+        elif path.startswith("api/v1/events/") and path.endswith("/exercises"):  # a removed header
+            headers = {k: v for k, v in headers.items() if k.lower() != "x-ratelimit-remaining"}
+        elif path.endswith("/reports/exercises") and status == 200:  # a CSV column moved
+            rows = list(csv.reader(io.StringIO(answer.text)))
+            for row in rows:
+                row.append(row.pop(3))
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(rows)
+            body = out.getvalue().encode()
+        return Response(body, status=status, headers=headers)
+
+    return app
+
+
+@pytest.fixture
+def drifting(upstream):
+    server = make_server("127.0.0.1", 0, drifting_app(upstream.url), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_drift_reports_each_planted_difference_and_nothing_else(drifting, world, tmp_path):
+    out = tmp_path / "rec"
+    event = world["strigo"]["events"][0]["id"]
+    course = world["strigo"]["courses"][0]["id"]
+    user = world["parkup"]["users"][0]
+    proxy = RecordProcess(drifting, "strigo", out)
+    try:
+        for path, headers in ((f"/api/v1/events/{event}/reports/exercises", STRIGO),
+                              (f"/api/v1/ondemand-courses/{course}/reports/enrollments", STRIGO),
+                              (f"/api/v1/ondemand-courses/{course}/reports/exercises?output=csv", {**STRIGO, "Accept": "text/csv"}),
+                              ("/api/v1/events/000000000000000000000000/reports/exercises", STRIGO)):
+            assert requests.get(proxy.url + path, headers=headers).status_code in (200, 404)
+        activity = requests.post(f"{proxy.url}/api/v1/ondemand-courses/{course}/reports/user-activity", headers=STRIGO,
+                                 json={"from": "2000-01-01T00:00:00.000Z"})
+        assert activity.json()["data"], "the planted enum value needs rows"
+    finally:
+        proxy.stop()
+    proxy = RecordProcess(drifting, "parkup", out)
+    try:
+        bearer = {"Authorization": "Bearer parkup-emulator-token"}
+        window = {"from": "2000-01-01T00:00:00.000Z", "until": "2099-01-01T00:00:00.000Z"}
+        assert requests.post(f"{proxy.url}/api/v3/business/validate", headers=bearer).status_code == 200
+        assert requests.post(f"{proxy.url}/api/v3/business/report/event/user", headers=bearer,
+                             json={"refId": user["refId"], **window}).json()
+        assert requests.post(f"{proxy.url}/api/v3/business/report/event/user", headers=bearer,
+                             json={"refId": "NOBODY", **window}).status_code == 404
+    finally:
+        proxy.stop()
+
+    result = drift(out, "--format", "json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    found = {(f["operation"], f["place"], f["what"]) for f in report["findings"]}
+    enrollments = "GET /api/v1/ondemand-courses/{course_id}/reports/enrollments"
+    user_events = "POST /api/v3/business/report/event/user"
+    assert found == {
+        (enrollments, "/data/*/enrolledAt", "unknown field"),
+        (enrollments, "/data/*/enrolled_at", "missing field"),
+        (user_events, "/*/id", "type"),
+        ("POST /api/v1/ondemand-courses/{course_id}/reports/user-activity", "/data/*/status", "enum value"),
+        ("GET /api/v1/events/{event_id}/reports/exercises", "header x-ratelimit-remaining", "documented header"),
+        (user_events, "/error", "error envelope: missing field"),
+        (user_events, "/message", "error envelope: unknown field"),
+        (user_events, "/code", "error envelope: unknown field"),
+        ("GET /api/v1/ondemand-courses/{course_id}/reports/exercises", "CSV column email", "moved column"),
+    }
+    by_place = {f["place"]: f for f in report["findings"]}
+    assert by_place["/*/id"]["vendor"] == "string" and by_place["/*/id"]["emulator"] == "integer"
+    assert by_place["/data/*/status"]["vendor"] == "archived" and "finished" in by_place["/data/*/status"]["contract"]
+    assert by_place["header x-ratelimit-remaining"] == {**by_place["header x-ratelimit-remaining"],
+                                                         "vendor": "absent", "emulator": "present"}
+    assert by_place["CSV column email"]["emulator"] == "position 4"
+
+    text = drift(out)
+    assert text.returncode == 1 and "enrolledAt" in text.stdout
+    junit = ET.fromstring(drift(out, "--format", "junit").stdout)
+    cases = {case.get("name"): case for case in junit.iter("testcase")}
+    assert set(cases) == set(report["operations"])  # one test case per operation
+    assert cases["POST /api/v3/business/validate"].find("failure") is None
+    assert "enrolled_at" in cases[enrollments].find("failure").text
+
+
+# --- bad input -------------------------------------------------------------------------------------
+
+
+def test_drift_names_each_bad_file_and_goes_on(upstream, world, tmp_path):
+    out = tmp_path / "rec"
+    proxy = RecordProcess(upstream.url, "strigo", out)
+    try:
+        requests.get(f"{proxy.url}/api/v1/events/{world['strigo']['events'][0]['id']}/reports/exercises", headers=STRIGO)
+    finally:
+        proxy.stop()
+    good = files(out)[0]
+    (out / "00002-malformed.har").write_text("{not json")
+    (out / "00003-truncated.har").write_text(good.read_text()[:300])
+    (out / "00004-foreign.har").write_text(json.dumps({"log": {"version": "1.2", "entries": []}}))
+    (out / "notes.txt").write_text("hello")
+    outside = tmp_path / "secret.har"
+    outside.write_text(good.read_text())
+    os.symlink(outside, out / "00005-escape.har")
+    result = drift(out)
+    assert result.returncode == 2
+    for name in ("00002-malformed.har", "00003-truncated.har", "00004-foreign.har", "notes.txt", "00005-escape.har"):
+        assert name in result.stdout and name in result.stderr
+    assert "outside the recording folder" in result.stdout
+    assert "1 exchanges, 1 operations, 0 differences, 5 bad files" in result.stdout
+    # serve --replay refuses such a folder, naming the file; a missing folder too.
+    refused = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "0", "--replay", str(out)],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "00002-malformed.har" in refused.stderr
+    assert drift(tmp_path / "nowhere").returncode == 2
+
+
+def test_unreachable_timeout_and_tls_answer_502_in_the_vendors_envelope(tmp_path):
+    out = tmp_path / "rec"
+    dead = free_port()  # nothing listens there
+    proxy = RecordProcess(f"http://127.0.0.1:{dead}", "strigo", out)
+    try:
+        answer = requests.get(f"{proxy.url}/api/v1/health", headers=STRIGO)
+        assert answer.status_code == 502
+        assert answer.json()["result"] == "failure" and "cannot be reached" in answer.json()["error"]["message"]
+    finally:
+        proxy.stop()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)  # accepts, never answers
+    proxy = RecordProcess(f"http://127.0.0.1:{silent.getsockname()[1]}", "falkor", out, "--timeout", "1")
+    try:
+        answer = requests.post(f"{proxy.url}/v1/logs/pathway-logs", json={"pathway": "x"}, timeout=60)
+        assert answer.status_code == 502
+        assert answer.json() == {"status": "error", "message": answer.json()["message"]}
+        assert "did not answer within 1 s" in answer.json()["message"]
+    finally:
+        proxy.stop()
+        silent.close()
+    plain = EmulatorProcess()
+    proxy = RecordProcess(f"https://127.0.0.1:{plain.port}", "parkup", out)  # TLS to a plain HTTP server
+    try:
+        answer = requests.post(f"{proxy.url}/api/v3/business/validate")
+        assert answer.status_code == 502 and "TLS error" in answer.json()["error"]
+    finally:
+        proxy.stop()
+        plain.stop()
+    failures = [entry(p)["_failure"]["kind"] for p in files(out)]
+    assert failures == ["unreachable", "timeout", "tls"]
+    result = drift(out)
+    assert result.returncode == 0 and "not compared" in result.stdout
+
+
+def test_mask_field_scenario_replay_and_cut_bodies(upstream, world, tmp_path):
+    out = tmp_path / "rec"
+    course = world["strigo"]["courses"][0]["id"]
+    proxy = RecordProcess(upstream.url, "strigo", out, "--mask-field", "email", "--mask-field", "name")
+    try:
+        answer = requests.get(f"{proxy.url}/api/v1/ondemand-courses/{course}/reports/enrollments", headers=STRIGO)
+        csv_answer = requests.get(f"{proxy.url}/api/v1/ondemand-courses/{course}/reports/enrollments",
+                                  params={"output": "csv"}, headers={**STRIGO, "Accept": "text/csv"})
+    finally:
+        proxy.stop()
+    rows = answer.json()["data"]
+    assert rows and rows[0]["email"]  # the client gets the real answer
+    text = "".join(p.read_text() for p in files(out))
+    for row in rows:
+        assert row["email"] not in text and row["name"] not in text
+    assert "masked@example.invalid" in text
+    assert drift(out).returncode == 0  # masked values keep their type and format
+    assert rows[0]["email"] in csv_answer.text
+
+    # A scenario's replay: key serves the same answers.
+    requests.put(f"{upstream.url}/_emulator/scenario", json={"replay": str(out)}).raise_for_status()
+    replayed = requests.get(f"{upstream.url}/api/v1/ondemand-courses/{course}/reports/enrollments", headers=STRIGO)
+    assert replayed.content == recorded_body(files(out)[0]) != answer.content
+    bad = requests.put(f"{upstream.url}/_emulator/scenario", json={"replay": str(tmp_path / "nowhere")})
+    assert bad.status_code == 400 and "replay" in bad.json()["errors"]
+
+    # A body above 1 MiB reaches the client whole and is cut in the recording.
+    big = Flask("big")
+    payload = b"a,b\n" + b"1,2\n" * 800_000
+    big.add_url_rule("/api/v1/big", "big", lambda: Response(payload, mimetype="text/csv"))
+    server = make_server("127.0.0.1", 0, big, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cut_out = tmp_path / "cut"
+    proxy = RecordProcess(f"http://127.0.0.1:{server.server_port}", "strigo", cut_out)
+    try:
+        assert requests.get(f"{proxy.url}/api/v1/big").content == payload
+    finally:
+        proxy.stop()
+        server.shutdown()
+    content = entry(files(cut_out)[0])["response"]["content"]
+    assert content["_cut"] == {"size": len(payload), "kept": 1024 * 1024}
+    assert len(content["text"]) == 1024 * 1024
