@@ -243,7 +243,30 @@ def test_echo360_whole_flow_recorded_replayed_and_no_drift(upstream, tmp_path):
     report = json.loads(result.stdout)
     assert result.returncode == 0, result.stdout
     assert report["findings"] == [] and report["exchanges"] == 9
+    assert report["notes"] == []  # every exchange, the download included, was also sent to the emulator
     assert "GET {signed asset link}" in report["operations"]
+
+    # The same recordings with a column moved in the gzip file and a new status: both found.
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    for path in recorded:
+        data = json.loads(path.read_text())
+        response = data["log"]["entries"][0]["response"]
+        if path == download:
+            rows = list(csv.reader(io.StringIO(gzip.decompress(recorded_body(path)).decode())))
+            for row in rows:
+                row.append(row.pop(0))
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerows(rows)
+            response["content"]["text"] = base64.b64encode(gzip.compress(text.getvalue().encode())).decode()
+        elif path.name.startswith("00005"):
+            response["content"]["text"] = response["content"]["text"].replace('"Pending"', '"Queued"')
+        (tampered / path.name).write_text(json.dumps(data))
+    report = json.loads(drift(tampered, "--format", "json").stdout)
+    first_column = rows[0][-1]
+    assert {(f["operation"], f["place"], f["what"]) for f in report["findings"]} == {
+        ("GET {signed asset link}", f"CSV column {first_column}", "moved column"),
+        ("GET /public/api/v1/reporting/requests/{report_or_request}", "/status", "enum value")}
 
     upstream.stop()
     replay = EmulatorProcess("--replay", str(out))

@@ -260,7 +260,7 @@ def sniff_delimiter(header_line: str) -> str:
     return max((",", "|", "\t", ";"), key=lambda d: header_line.count(d))
 
 
-def body_fields(body: bytes, media_type: str, total: int) -> dict[str, Any]:
+def body_fields(body: bytes, media_type: str, total: int, kept: int) -> dict[str, Any]:
     """HAR's text/encoding for a body, and the cut when it was longer than RECORD_BODY_BYTES."""
     fields: dict[str, Any] = {}
     if is_text(media_type) and not is_gzip(body):
@@ -271,8 +271,8 @@ def body_fields(body: bytes, media_type: str, total: int) -> dict[str, Any]:
     if "text" not in fields and body:
         fields["text"] = base64.b64encode(body).decode("ascii")
         fields["encoding"] = "base64"
-    if total > len(body):
-        fields["_cut"] = {"size": total, "kept": len(body)}
+    if total > kept:  # kept: the bytes recorded before masking (masking changes the length)
+        fields["_cut"] = {"size": total, "kept": kept}
     return fields
 
 

@@ -251,7 +251,8 @@ class Recorder:
                "headersSize": -1, "bodySize": len(request_body)}
         if request_body:
             post = {"mimeType": request_media}
-            fields = har.body_fields(masked_request, request_media, len(request_body))
+            fields = har.body_fields(masked_request, request_media, len(request_body),
+                                    min(len(request_body), har.RECORD_BODY_BYTES))
             if fields.pop("encoding", None):
                 fields["_encoding"] = "base64"
             req["postData"] = {**post, **fields}
@@ -268,7 +269,7 @@ class Recorder:
             location = next((v for k, v in masked_headers if k.lower() == "location"), "")
             response = {"status": status, "statusText": reason, "httpVersion": "HTTP/1.1", "cookies": [],
                         "headers": har.headers_list(masked_headers),
-                        "content": {"size": total, "mimeType": media, **har.body_fields(masked_body, media, total)},
+                        "content": {"size": total, "mimeType": media, **har.body_fields(masked_body, media, total, len(body))},
                         "redirectURL": location, "headersSize": -1, "bodySize": total}
         entry = {"startedDateTime": record["when"].isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                  "time": elapsed, "request": req, "response": response, "cache": {},
