@@ -508,3 +508,104 @@ def test_mask_field_scenario_replay_and_cut_bodies(upstream, world, tmp_path):
     content = entry(files(cut_out)[0])["response"]["content"]
     assert content["_cut"] == {"size": len(payload), "kept": 1024 * 1024}
     assert len(content["text"]) == 1024 * 1024
+
+
+def test_an_unchanged_emulator_with_another_world_shows_no_drift(tmp_path):
+    """Seed 7 upstream, seed 1 comparison: ids unknown to the comparing emulator are swapped for its own."""
+    upstream = EmulatorProcess("--clock", "manual", "--seed", "7")
+    out = tmp_path / "rec"
+    try:
+        world = requests.get(f"{upstream.url}/_emulator/world").json()
+        event, course = world["strigo"]["events"][0]["id"], world["strigo"]["courses"][0]["id"]
+        proxy = RecordProcess(upstream.url, "strigo", out)
+        try:
+            for path in (f"/api/v1/events/{event}/reports/exercises", f"/api/v1/ondemand-courses/{course}/reports/exercises"):
+                assert requests.get(proxy.url + path, headers=STRIGO).status_code == 200
+                assert requests.get(proxy.url + path, params={"output": "csv"},
+                                    headers={**STRIGO, "Accept": "text/csv"}).status_code == 200
+            assert requests.post(f"{proxy.url}/api/v1/events/{event}/reports/user-activity", headers=STRIGO,
+                                 json={}).status_code == 200
+        finally:
+            proxy.stop()
+        proxy = RecordProcess(upstream.url, "falkor", out)
+        try:
+            assert requests.post(f"{proxy.url}/v1/logs/pathway-logs", headers={"Authorization": f"Basic {FALKOR_TOKEN}"},
+                                 json={"pathway": world["falkor"]["pathways"][0]["ID"]}).status_code == 200
+        finally:
+            proxy.stop()
+    finally:
+        upstream.stop()
+    result = drift(out)
+    assert result.returncode == 0, result.stdout
+    assert "6 exchanges, 4 operations, 0 differences" in result.stdout
+
+
+def serve_app(app: Flask):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+def forwarding_app(name: str, upstream: str, links_to: str | None = None) -> Flask:
+    """Passes everything to upstream; with links_to, Echo360's signed links name that host instead (as S3 links do)."""
+    app = Flask(name)
+
+    @app.route("/<path:path>", methods=["GET", "POST"])
+    def forward(path):
+        answer = requests.request(request.method, f"{upstream}/{path}", params=request.args, data=request.get_data(),
+                                  headers={k: v for k, v in request.headers.items() if k.lower() != "host"})
+        body = answer.content
+        if links_to and b"signedAssets" in body:
+            body = body.replace(f"{upstream}/".encode(), f"{links_to}/".encode())
+        headers = {k: v for k, v in answer.headers.items()
+                   if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server")}
+        return Response(body, status=answer.status_code, headers=headers)
+
+    return app
+
+
+def test_echo360_links_on_another_host_pass_through_the_proxy_and_replay(upstream, tmp_path):
+    s3, s3_url = serve_app(forwarding_app("s3", upstream.url))
+    vendor, vendor_url = serve_app(forwarding_app("vendor", upstream.url, links_to=s3_url))
+    out = tmp_path / "rec"
+    proxy = RecordProcess(vendor_url, "echo360", out)
+    try:
+        token = requests.post(f"{proxy.url}/oauth2/access_token", params={
+            "grant_type": "client_credentials", "client_id": "emulator-client", "client_secret": "echo360-emulator-secret"})
+        bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        reporting = f"{proxy.url}/public/api/v1/reporting"
+        request_id = requests.post(f"{reporting}/requests/asset", headers=bearer,
+                                   json={"output": {"compression": False}}).json()["requestId"]
+        requests.post(f"{upstream.url}/_emulator/clock/advance", json={"seconds": 600})
+        link = requests.get(f"{reporting}/requests/{request_id}", headers=bearer).json()["signedAssets"][0]
+        host = urlsplit(s3_url).netloc
+        assert link.startswith(f"{proxy.url}/_emulator/upstream/http/{host}/s3/echo360-reporting/")
+        downloaded = requests.get(link)
+        assert downloaded.status_code == 200 and downloaded.text.startswith(next(iter(downloaded.text.splitlines())))
+        direct = requests.get(s3_url + link[len(f"{proxy.url}/_emulator/upstream/http/{host}"):])
+        assert downloaded.content == direct.content
+        # Only hosts that a rewritten link named are forwarded to.
+        refused = requests.get(f"{proxy.url}/_emulator/upstream/http/example.com/secret")
+        assert refused.status_code == 404 and "no signed link" in refused.json()["error"]
+    finally:
+        proxy.stop()
+        vendor.shutdown()
+        s3.shutdown()
+    download = [p for p in files(out) if entry(p)["request"]["url"].startswith(s3_url)]
+    assert len(download) == 1 and entry(download[0])["request"]["url"].endswith("Signature=MASKED")
+    report = json.loads(drift(out, "--format", "json").stdout)
+    assert report["findings"] == [] and report["notes"] == [] and report["exit_code"] == 0
+    assert report["operations"]["GET {signed asset link}"] == 1
+
+    upstream.stop()
+    replay = EmulatorProcess("--replay", str(out))
+    try:
+        path = f"/public/api/v1/reporting/requests/{request_id}"
+        # Matched on the query too: the recorded poll had none, so one with ?access_token= goes to the emulator.
+        assert requests.get(replay.url + path, params={"access_token": "t"}).status_code == 401
+        detail = requests.get(replay.url + path, headers={"Authorization": "Bearer t"})
+        replayed_link = detail.json()["signedAssets"][0]
+        assert replayed_link.startswith(f"{replay.url}/_emulator/upstream/http/{host}/s3/echo360-reporting/")
+        assert requests.get(replayed_link).content == downloaded.content
+    finally:
+        replay.stop()

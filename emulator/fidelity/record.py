@@ -92,7 +92,16 @@ class Recorder:
         app.config["MAX_CONTENT_LENGTH"] = None
         app.add_url_rule("/", "proxy", self.proxy, defaults={"path": ""}, methods=_METHODS)
         app.add_url_rule("/<path:path>", "proxy", self.proxy, methods=_METHODS)
+        app.register_error_handler(Exception, self.failure)
         return app
+
+    def failure(self, exc: Exception):
+        """Whatever goes wrong in the proxy itself is answered in the vendor's envelope, never an HTML page."""
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            return self.spec.error_response(exc.code or 500, f"{exc.name}: {request.method} {request.path}")
+        return self.spec.error_response(502, f"the recording proxy failed: {type(exc).__name__}: {exc}")
 
     def proxy(self, path: str):
         raw = request.environ.get("REQUEST_URI") or request.environ.get("RAW_URI") or quote(request.path)
