@@ -106,14 +106,14 @@ def _same_answer(via_proxy: requests.Response, direct: requests.Response) -> Non
 
 def test_strigo_falkor_parkup_recorded_unchanged_replayed_and_no_drift(upstream, world, tmp_path):
     out = tmp_path / "rec"
-    secrets = {"strigo-emulator-key", FALKOR_TOKEN, "emulator:falkor-token", "falkor-token", "parkup-emulator-token",
+    secrets = {"strigo-emulator-key", "cookie-secret-4711", FALKOR_TOKEN, "emulator:falkor-token", "falkor-token", "parkup-emulator-token",
                "parkup-emulator-refresh-token"}
     event = world["strigo"]["events"][0]["id"]
     course = world["strigo"]["courses"][0]["id"]
     pathway = world["falkor"]["pathways"][0]["name"]
     user = world["parkup"]["users"][0]
     calls = {"strigo": [
-        ("GET", f"/api/v1/events/{event}/reports/exercises", STRIGO, None),
+        ("GET", f"/api/v1/events/{event}/reports/exercises", {**STRIGO, "Cookie": "session=cookie-secret-4711"}, None),
         ("GET", f"/api/v1/ondemand-courses/{course}/reports/enrollments?output=csv", {**STRIGO, "Accept": "text/csv"}, None),
         ("POST", f"/api/v1/ondemand-courses/{course}/reports/user-activity", STRIGO, {}),
         ("GET", "/api/v1/events/000000000000000000000000/reports/exercises", STRIGO, None),

@@ -30,6 +30,7 @@ from .. import __version__
 
 FORMAT = 1
 MASK = "MASKED"
+REMEMBERED_CHARS = 8  # a masked value this long or longer is also masked wherever else it appears
 RECORD_BODY_BYTES = 1024 * 1024  # a body above 1 MiB is cut to its first 1 MiB in the recording
 # Name fragments (lower case, without '-' and '_') of headers, parameters and fields that carry a secret.
 SECRET_WORDS = ("authorization", "cookie", "token", "secret", "password", "passwd", "apikey", "signature",
@@ -97,7 +98,7 @@ class Masker:
         self.seen: dict[str, None] = {}  # values masked so far, oldest first (bounded)
 
     def remember(self, value: Any) -> None:
-        if isinstance(value, str) and len(value) >= 6 and value != MASK:
+        if isinstance(value, str) and len(value) >= REMEMBERED_CHARS and value != MASK:
             self.seen[value] = None
             self.seen.pop(next(iter(self.seen)), None) if len(self.seen) > 2000 else None
 
@@ -113,14 +114,15 @@ class Masker:
                 try:
                     decoded = base64.b64decode(credential.strip(), validate=True).decode("utf-8")
                     self.remember(decoded)
-                    for part in decoded.split(":", 1):
-                        self.remember(part)
+                    self.remember(decoded.partition(":")[2])  # the password (the user name is no secret)
                 except ValueError:
                     pass
             return f"{scheme} {MASK}"
         self.remember(value)
-        for part in re.split(r"[;=,\s]+", value):
-            self.remember(part)
+        if "cookie" in squash(name):  # the cookies' values; not their names, nor Set-Cookie's attributes
+            pairs = value.split(";")[:1] if squash(name) == "setcookie" else value.split(";")
+            for pair in pairs:
+                self.remember(pair.partition("=")[2].strip())
         return MASK
 
     def query(self, query: str) -> str:
