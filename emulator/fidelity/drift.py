@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import io
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
