@@ -437,7 +437,8 @@ def test_unreachable_timeout_and_tls_answer_502_in_the_vendors_envelope(tmp_path
     try:
         answer = requests.get(f"{proxy.url}/api/v1/health", headers=STRIGO)
         assert answer.status_code == 502
-        assert answer.json()["result"] == "failure" and "cannot be reached" in answer.json()["error"]["message"]
+        assert answer.json()["result"] == "failure" and answer.json()["error"]["type"] == "BadGateway"
+        assert f"upstream http://127.0.0.1:{dead} cannot be reached" in answer.json()["error"]["message"]
     finally:
         proxy.stop()
     silent = socket.socket()
@@ -452,14 +453,27 @@ def test_unreachable_timeout_and_tls_answer_502_in_the_vendors_envelope(tmp_path
     finally:
         proxy.stop()
         silent.close()
-    plain = EmulatorProcess()
-    proxy = RecordProcess(f"https://127.0.0.1:{plain.port}", "parkup", out)  # TLS to a plain HTTP server
+    plain = socket.socket()  # a plain HTTP server that answers anything at once: TLS to it fails
+    plain.bind(("127.0.0.1", 0))
+    plain.listen(5)
+
+    def answer_in_plain_http():
+        while True:
+            try:
+                conn, _ = plain.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    threading.Thread(target=answer_in_plain_http, daemon=True).start()
+    proxy = RecordProcess(f"https://127.0.0.1:{plain.getsockname()[1]}", "parkup", out)
     try:
         answer = requests.post(f"{proxy.url}/api/v3/business/validate")
         assert answer.status_code == 502 and "TLS error" in answer.json()["error"]
     finally:
         proxy.stop()
-        plain.stop()
+        plain.close()
     failures = [entry(p)["_failure"]["kind"] for p in files(out)]
     assert failures == ["unreachable", "timeout", "tls"]
     result = drift(out)
