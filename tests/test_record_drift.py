@@ -623,3 +623,27 @@ def test_echo360_links_on_another_host_pass_through_the_proxy_and_replay(upstrea
         assert requests.get(replayed_link).content == downloaded.content
     finally:
         replay.stop()
+
+
+def test_record_refuses_bad_flags_and_keeps_files_in_its_folder(upstream, tmp_path):
+    for args, message in ((["--upstream", "ftp://x", "--vendor", "strigo"], "http:// or https:// URL"),
+                          (["--upstream", upstream.url, "--vendor", "acme"], "unknown vendor 'acme'")):
+        refused = subprocess.run([sys.executable, "-m", "emulator", "record", *args, "--out", str(tmp_path / "x")],
+                                 capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and message in refused.stderr
+    out = tmp_path / "rec"
+    proxy = RecordProcess(upstream.url, "strigo", out)
+    try:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
+        conn.request("GET", "/../../../../tmp/escape%2F..%2Fx?api_key=k3y-in-the-query-1")
+        answer = conn.getresponse()
+        assert answer.status == 404  # the upstream's own answer, passed on
+        conn.close()
+    finally:
+        proxy.stop()
+    recorded = list(out.iterdir())
+    assert len(recorded) == 1 and recorded[0].name.startswith("00001-GET-") and ".." not in recorded[0].name
+    assert "k3y-in-the-query-1" not in recorded[0].read_text()
+    assert not (tmp_path / "escape").exists()
