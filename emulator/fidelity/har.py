@@ -24,6 +24,7 @@ import json
 import re
 import zlib
 from typing import Any, Iterable
+from typing import Callable
 from urllib.parse import quote, unquote, urlsplit
 
 from .. import __version__
@@ -302,3 +303,50 @@ def document(vendor: str, upstream: str, entry: dict) -> dict:
     return {"log": {"version": "1.2", "creator": {"name": "report-emulator", "version": __version__},
                     "_recording": {"format": FORMAT, "vendor": vendor, "upstream": upstream},
                     "entries": [entry]}}
+
+
+# --- signed links -------------------------------------------------------------------------------------
+
+FOREIGN_PREFIX = "/_emulator/upstream/"  # a signed link on another host, as the proxy and replay serve it
+_LINK = re.compile(r"https?:(?:\\?/){2}[^\"\s]+")  # a URL inside JSON text, its slashes escaped or not
+
+
+def signed(link: str) -> bool:
+    return any(is_signature_param(part.partition("=")[0]) for part in urlsplit(link).query.split("&"))
+
+
+def local_link(link: str, upstream: str, here: str, on_foreign: Callable[[str, str], None] | None = None) -> str:
+    """A signed link as a client of `here` (the proxy, or the replay server) should follow it.
+
+    On the upstream's own host it keeps its path on `here`; on another host (S3) it becomes
+    `here/_emulator/upstream/<scheme>/<host>/<path>`. Any other link is left alone.
+    """
+    if not signed(link):
+        return link
+    parts, base = urlsplit(link), urlsplit(upstream)
+    tail = parts.path + (f"?{parts.query}" if parts.query else "")
+    if (parts.scheme, parts.netloc) == (base.scheme, base.netloc):
+        prefix = base.path.rstrip("/")
+        return here + (tail[len(prefix):] if prefix and tail.startswith(prefix) else tail)
+    if on_foreign is not None:
+        on_foreign(parts.scheme, parts.netloc)
+    return f"{here}{FOREIGN_PREFIX}{parts.scheme}/{parts.netloc}{tail}"
+
+
+def rewrite_links(body: bytes, upstream: str, here: str, on_foreign: Callable[[str, str], None] | None = None) -> bytes:
+    """Every signed link in a JSON text made local (local_link); the rest of the bytes unchanged."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+
+    def one(match: re.Match) -> str:
+        try:
+            link = json.loads(f'"{match.group(0)}"')
+        except ValueError:
+            return match.group(0)
+        new = local_link(link, upstream, here, on_foreign)
+        return match.group(0) if new == link else json.dumps(new)[1:-1]
+
+    changed = _LINK.sub(one, text)
+    return body if changed == text else changed.encode("utf-8")

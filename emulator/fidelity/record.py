@@ -33,8 +33,7 @@ from . import har
 UPSTREAM_TIMEOUT = 30.0  # seconds to connect, and between two reads of the answer
 REWRITE_JSON_BYTES = 16 * 1024 * 1024  # a JSON answer up to 16 MiB is read whole to rewrite its links; past it, streamed as is
 CHUNK = 64 * 1024
-FOREIGN_PREFIX = "/_emulator/upstream/"
-_LINK = re.compile(r"https?:(?:\\?/){2}[^\"\s]+")
+FOREIGN_PREFIX = har.FOREIGN_PREFIX
 
 
 class ProxyResponse(Response):
@@ -199,38 +198,15 @@ class Recorder:
     # -- links --------------------------------------------------------------------------------------
 
     def rewrite_links(self, body: bytes) -> bytes:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return body
-
-        def one(match: re.Match) -> str:
-            try:
-                link = json.loads(f'"{match.group(0)}"')
-            except ValueError:
-                return match.group(0)
-            new = self.through_proxy(link)
-            return match.group(0) if new == link else json.dumps(new)[1:-1]
-
-        changed = _LINK.sub(one, text)
-        return body if changed == text else changed.encode("utf-8")
+        return har.rewrite_links(body, self.upstream, request.host_url.rstrip("/"), self._named)
 
     def rewrite_location(self, value: str) -> str:
-        return self.through_proxy(value) if value.startswith(("http://", "https://")) else value
+        return har.local_link(value, self.upstream, request.host_url.rstrip("/"), self._named)
 
-    def through_proxy(self, link: str) -> str:
-        """A signed link as the client should follow it: through this proxy."""
-        parts = urlsplit(link)
-        if not any(har.is_signature_param(p.partition("=")[0]) for p in parts.query.split("&")):
-            return link
-        here = request.host_url.rstrip("/")
-        tail = parts.path + (f"?{parts.query}" if parts.query else "")
-        if (parts.scheme, parts.netloc) == (self.base.scheme, self.base.netloc):
-            prefix = self.base.path.rstrip("/")
-            return here + (tail[len(prefix):] if prefix and tail.startswith(prefix) else tail)
+    def _named(self, scheme: str, host: str) -> None:
+        """A signed link named another host: the proxy may now forward there."""
         with self._lock:
-            self.hosts.add((parts.scheme, parts.netloc))
-        return f"{here}{FOREIGN_PREFIX}{parts.scheme}/{parts.netloc}{tail}"
+            self.hosts.add((scheme, host))
 
     # -- the file -------------------------------------------------------------------------------------
 

@@ -24,7 +24,6 @@ from flask import Response, current_app, request
 
 from . import har
 from .recordings import Exchange, read_folder
-from .record import FOREIGN_PREFIX, _LINK
 
 
 class ReplayError(ValueError):
@@ -102,8 +101,8 @@ class Replay:
 
     def answer(self, emulator) -> Response | None:
         raw_path = request.path
-        if raw_path.startswith(FOREIGN_PREFIX):
-            scheme, _, rest = raw_path[len(FOREIGN_PREFIX):].partition("/")
+        if raw_path.startswith(har.FOREIGN_PREFIX):
+            scheme, _, rest = raw_path[len(har.FOREIGN_PREFIX):].partition("/")
             host, _, tail = rest.partition("/")
             where = ("foreign", scheme, host, "/" + tail)
         else:
@@ -138,27 +137,7 @@ class Replay:
         return out
 
     def rewrite_links(self, exchange: Exchange, body: bytes) -> bytes:
-        base = urlsplit(exchange.upstream)
-        here = request.host_url.rstrip("/")
-        text = body.decode("utf-8", "replace")
-
-        def one(match):
-            try:
-                link = json.loads(f'"{match.group(0)}"')
-            except ValueError:
-                return match.group(0)
-            parts = urlsplit(link)
-            if not any(har.is_signature_param(p.partition("=")[0]) for p in parts.query.split("&")):
-                return match.group(0)
-            tail = parts.path + (f"?{parts.query}" if parts.query else "")
-            if (parts.scheme, parts.netloc) == (base.scheme, base.netloc):
-                prefix = base.path.rstrip("/")
-                new = here + (tail[len(prefix):] if prefix and tail.startswith(prefix) else tail)
-            else:
-                new = f"{here}{FOREIGN_PREFIX}{parts.scheme}/{parts.netloc}{tail}"
-            return json.dumps(new)[1:-1]
-
-        return _LINK.sub(one, text).encode("utf-8")
+        return har.rewrite_links(body, exchange.upstream, request.host_url.rstrip("/"))
 
 
 def replayed_answer() -> Response | None:
