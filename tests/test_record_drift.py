@@ -509,19 +509,28 @@ def test_mask_field_scenario_replay_and_cut_bodies(upstream, world, tmp_path):
     # A body above 1 MiB reaches the client whole and is cut in the recording.
     big = Flask("big")
     payload = b"a,b\n" + b"1,2\n" * 800_000
+    big_json = json.dumps({"rows": ["x" * 100] * 20_000, "access_token": "tok-after-the-cut-123456"}).encode()
     big.add_url_rule("/api/v1/big", "big", lambda: Response(payload, mimetype="text/csv"))
+    big.add_url_rule("/api/v1/big.json", "big_json", lambda: Response(big_json, mimetype="application/json"))
     server = make_server("127.0.0.1", 0, big, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     cut_out = tmp_path / "cut"
     proxy = RecordProcess(f"http://127.0.0.1:{server.server_port}", "strigo", cut_out)
     try:
         assert requests.get(f"{proxy.url}/api/v1/big").content == payload
+        assert requests.get(f"{proxy.url}/api/v1/big.json").content == big_json
     finally:
         proxy.stop()
         server.shutdown()
-    content = entry(files(cut_out)[0])["response"]["content"]
+    csv_file, json_file = files(cut_out)
+    content = entry(csv_file)["response"]["content"]
     assert content["_cut"] == {"size": len(payload), "kept": 1024 * 1024}
     assert len(content["text"]) == 1024 * 1024
+    content = entry(json_file)["response"]["content"]
+    assert content["_cut"] == {"size": len(big_json), "kept": 1024 * 1024}
+    assert "tok-after-the-cut-123456" not in json_file.read_text()  # masked before the cut
+    result = drift(cut_out)  # no such Strigo operation; a cut JSON body is not compared
+    assert result.returncode == 1 and "operation the emulator does not have" in result.stdout
 
 
 def test_an_unchanged_emulator_with_another_world_shows_no_drift(tmp_path):

@@ -263,8 +263,15 @@ def sniff_delimiter(header_line: str) -> str:
     return max((",", "|", "\t", ";"), key=lambda d: header_line.count(d))
 
 
-def body_fields(body: bytes, media_type: str, total: int, kept: int) -> dict[str, Any]:
-    """HAR's text/encoding for a body, and the cut when it was longer than RECORD_BODY_BYTES."""
+def body_fields(body: bytes, media_type: str, total: int, received: int) -> dict[str, Any]:
+    """HAR's text/encoding for a masked body, cut to RECORD_BODY_BYTES, and the cut when there was one.
+
+    `total`: the body's size as sent; `received`: the bytes of it the recorder had (all, or the first
+    RECORD_BODY_BYTES of a streamed one); `body`: those bytes once masked (masking changes the length).
+    """
+    kept = min(received, RECORD_BODY_BYTES)
+    if kept < total:
+        body = body[:RECORD_BODY_BYTES]
     fields: dict[str, Any] = {}
     if is_text(media_type) and not is_gzip(body):
         try:
@@ -274,7 +281,7 @@ def body_fields(body: bytes, media_type: str, total: int, kept: int) -> dict[str
     if "text" not in fields and body:
         fields["text"] = base64.b64encode(body).decode("ascii")
         fields["encoding"] = "base64"
-    if total > kept:  # kept: the bytes recorded before masking (masking changes the length)
+    if kept < total:
         fields["_cut"] = {"size": total, "kept": kept}
     return fields
 

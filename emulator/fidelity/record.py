@@ -151,25 +151,26 @@ class Recorder:
         headers = [(k, v) for k, v in answer.getheaders() if k.lower() not in har.HOP_BY_HOP]
         media = answer.getheader("Content-Type", "") or ""
         status = answer.status
+        head = (status, answer.reason, headers)  # recorded as the upstream sent them
+        headers = [(k, self.rewrite_location(v) if k.lower() == "location" else v) for k, v in headers]
         if "json" in media.lower():
             try:
                 first = answer.read(REWRITE_JSON_BYTES + 1)
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 error = describe(exc, record["url"], self.timeout)
-                self.write(record, (status, answer.reason, headers), b"", 0, error)
+                self.write(record, head, b"", 0, error)
                 return self.spec.error_response(502, error.message)
             if len(first) <= REWRITE_JSON_BYTES:
                 conn.close()
                 changed = self.rewrite_links(first)
                 if changed != first:
                     headers = [(k, str(len(changed)) if k.lower() == "content-length" else v) for k, v in headers]
-                self.write(record, (status, answer.reason, headers), first, len(first), None)
+                self.write(record, head, first, len(first), None)  # whole: masked first, then cut
                 return ProxyResponse(changed, status=status, headers=headers)
-            chunks = self.stream(record, conn, answer, (status, answer.reason, headers), first)
+            chunks = self.stream(record, conn, answer, head, first)
         else:
-            chunks = self.stream(record, conn, answer, (status, answer.reason, headers), b"")
-        headers = [(k, self.rewrite_location(v) if k.lower() == "location" else v) for k, v in headers]
+            chunks = self.stream(record, conn, answer, head, b"")
         return ProxyResponse(chunks, status=status, headers=headers, direct_passthrough=True)
 
     def stream(self, record: dict, conn, answer, head: tuple, first: bytes) -> Iterator[bytes]:
@@ -227,7 +228,7 @@ class Recorder:
         m = self.masker
         request_body = record["body"]
         request_media = record["media"]
-        masked_request = m.body(request_body[: har.RECORD_BODY_BYTES], request_media)
+        masked_request = m.body(request_body, request_media)
         headers = [(k, m.header(k, v)) for k, v in record["headers"]]
         query = m.query(record["query"])
         url = record["url"].split("?", 1)[0] + (f"?{query}" if query else "")
@@ -236,8 +237,7 @@ class Recorder:
                "headersSize": -1, "bodySize": len(request_body)}
         if request_body:
             post = {"mimeType": request_media}
-            fields = har.body_fields(masked_request, request_media, len(request_body),
-                                    min(len(request_body), har.RECORD_BODY_BYTES))
+            fields = har.body_fields(masked_request, request_media, len(request_body), len(request_body))
             if fields.pop("encoding", None):
                 fields["_encoding"] = "base64"
             req["postData"] = {**post, **fields}
