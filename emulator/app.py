@@ -14,6 +14,7 @@ from .core.contract import check_request
 from .core.faults import after_vendor_request, before_vendor_request, break_connection
 from .core.limits import JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, MAX_BODY_BYTES, bound_entry, too_large_message
 from .core.registry import Emulator
+from .fidelity.replay import replayed_answer
 from .request_log import log_request
 from .settings import Settings, format_instant
 from .vendors import VENDORS
@@ -74,6 +75,13 @@ def _before_vendor_request():
     it is refused before anything is read (core/access.py). Before a vendor handler: start the timer,
     check the contract, then the scenario's rules and faults.
     """
+    if request.path.startswith("/_emulator/upstream/") or not request.path.startswith("/_emulator"):
+        # serve --replay DIR, or a scenario's replay: DIR (fidelity/replay.py): a recorded vendor call, or
+        # a recorded download from a link on another host (rewritten under /_emulator/upstream/).
+        current_app.extensions["emulator"].sync()
+        replayed = replayed_answer()
+        if replayed is not None:
+            return replayed
     if request.path.startswith("/_emulator"):
         refusal = current_app.extensions["admin_access"].refusal()
         if refusal is None:
