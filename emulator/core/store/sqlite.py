@@ -103,7 +103,7 @@ class SqliteStore(Store):
                 if path == self.path or os.path.exists(path):
                     private_file(path)
         except OSError as exc:
-            raise StoreError(f"--state {self.url}: {self.path} cannot be made private to its user: {exc.strerror}") from None
+            raise StoreError(f"--state {self.url}: {self.path} cannot be used as a store: {exc.strerror}") from None
         try:
             conn = self._db
             conn.execute("BEGIN IMMEDIATE")
