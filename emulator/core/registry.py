@@ -304,6 +304,7 @@ class Emulator:
                 self.store.wipe(prefixes=[f"{name}:" for name in self.vendors])
                 for model in self.vendors.values():
                     model.reset()
+            self.store.wipe(prefixes=["scenario:"])  # the replaced scenario's counters (`scenario:<serial>:...`)
             serial = self.store.incr("meta:scenario_serial")
             self.store.put("scenario", {"serial": serial, "data": data} if data else None)
             self._changed()

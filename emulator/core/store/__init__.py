@@ -58,9 +58,11 @@ class Outage:
     """One process's view of its store's health: a circuit breaker, and the two log lines.
 
     While the store answers, calls go straight through. The first call that fails starts an outage
-    (one log line); from then on one call per PROBE_SECONDS tries the store and every other call is
-    refused at once, so a frozen store holds no threads and gets no retry storm. The first call that
-    gets an answer ends it (one log line).
+    (one log line). From then on one call at a time, at most every PROBE_SECONDS, tries the store
+    (a probe) and every other call is refused at once, so a frozen store holds no threads and gets
+    no retry storm. A read that succeeds lets the same request's next call probe at once; only a
+    write that succeeds ends the outage (one log line), since a locked or full SQLite file still
+    reads but cannot write.
     """
 
     def __init__(self, store: "Store"):
@@ -70,58 +72,62 @@ class Outage:
         self._next_probe = 0.0
         self._probing = False
 
-    def admit(self) -> None:
-        """Let this call try the store, or refuse it at once (an outage, and a probe is not due)."""
+    def admit(self) -> bool:
+        """Let this call try the store (True: it is the outage's probe), or refuse it at once."""
         if self.since is None:
-            return
+            return False
         with self._lock:
             if self.since is None:
-                return
+                return False
             if self._probing or time.monotonic() < self._next_probe:
                 raise StoreUnavailable(self._store.kind)
             self._probing = True
+            return True
 
-    def failed(self, reason: str) -> StoreUnavailable:
+    def failed(self, probe: bool, reason: str) -> StoreUnavailable:
         with self._lock:
             now = time.monotonic()
             if self.since is None:
                 self.since = now
                 log.warning("report-emulator: the state store %s is not answering (%s): answering 503 with "
                             "Retry-After: %d until it answers again", self._store.describe(), reason, RETRY_AFTER_SECONDS)
-            self._probing = False
+            if probe:
+                self._probing = False
             self._next_probe = now + PROBE_SECONDS
         return StoreUnavailable(self._store.kind)
 
-    def answered(self) -> None:
-        if self.since is None and not self._probing:
+    def answered(self, probe: bool, wrote: bool) -> None:
+        if not probe and (self.since is None or not wrote):
             return
         with self._lock:
-            if self.since is not None:
+            if probe:
+                self._probing = False
+            if wrote and self.since is not None:
                 log.warning("report-emulator: the state store %s answers again, after %.1f s of outage",
                             self._store.describe(), time.monotonic() - self.since)
-            self.since = None
-            self._probing = False
+                self.since = None
 
 
-# The Store interface's operations, each guarded by `outages_answered`.
-OPERATIONS = ("get", "get_many", "put", "put_if_absent", "delete", "update", "incr", "window_hit", "map_get",
-              "map_put", "map_take", "map_delete", "map_all", "log_append", "log_items", "log_clear", "wipe")
+# The Store interface's operations, each guarded by `outages_answered`: those that only read, and the writes.
+READS = ("get", "get_many", "map_get", "map_all", "log_items")
+WRITES = ("put", "put_if_absent", "delete", "update", "incr", "window_hit", "map_put", "map_take", "map_delete",
+          "log_append", "log_clear", "wipe")
 
 
 def outages_answered(cls):
     """Class decorator for a backend that can fail: each operation of the interface raises
     StoreUnavailable, instead of the driver's own error, when `cls.outage_reason(exc)` calls the
     error an outage, and goes through the process's circuit breaker (`Outage`)."""
-    for name in OPERATIONS:
-        setattr(cls, name, _guarded(getattr(cls, name)))
+    for name in READS + WRITES:
+        setattr(cls, name, _guarded(getattr(cls, name), wrote=name in WRITES))
     return cls
 
 
-def _guarded(operation: Callable) -> Callable:
+def _guarded(operation: Callable, wrote: bool) -> Callable:
     @functools.wraps(operation)
     def guarded(self, *args, **kwargs):
         outage = self.outage
-        outage.admit()
+        probe = outage.admit()
         try:
             result = operation(self, *args, **kwargs)
         except StoreUnavailable:
@@ -129,10 +135,10 @@ def _guarded(operation: Callable) -> Callable:
         except Exception as exc:
             reason = self.outage_reason(exc)
             if reason is None:  # not the store's failure (an update function refused, a bug): it answered
-                outage.answered()
+                outage.answered(probe, wrote)
                 raise
-            raise outage.failed(reason) from None
-        outage.answered()
+            raise outage.failed(probe, reason) from None
+        outage.answered(probe, wrote)
         return result
 
     return guarded

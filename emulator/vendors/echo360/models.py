@@ -146,7 +146,8 @@ class Echo360Model(VendorModel):
         if not outcomes:
             return "Available"
         serial = self.emulator.snapshot().scenario_serial
-        used = self.store.incr(f"echo360:outcomes:{serial}") - 1
+        # Under the scenario's own prefix: its counters are removed when another scenario replaces it.
+        used = self.store.incr(f"scenario:{serial}:echo360:outcomes") - 1
         outcome = outcomes[used] if used < len(outcomes) else "Available"
         return outcome if outcome in OUTCOMES else "Available"
 
