@@ -389,6 +389,23 @@ def test_a_full_sqlite_filesystem_gives_503_never_500_then_recovers(small_filesy
     assert "Traceback" not in output and output.count("is not answering") == 1, output
 
 
+def test_a_replica_started_late_on_a_sqlite_file_moves_nothing_back(tmp_path):
+    state = f"sqlite:{tmp_path / 'state.db'}"
+    first = manual(state)
+    try:
+        link = echo360_link(first.url)
+        clock = requests.get(f"{first.url}/_emulator/clock").json()
+        late = Server("--state", state, "--clock", "real", "--now", "2027-01-01T00:00:00Z")
+        try:
+            for url in (first.url, late.url):
+                assert requests.get(f"{url}/_emulator/clock").json() == clock
+            assert requests.get(link.replace(first.url, late.url)).status_code == 200  # one link secret
+        finally:
+            late.stop()
+    finally:
+        first.stop()
+
+
 def test_store_files_and_folders_are_private_whatever_the_umask(tmp_path):
     path = tmp_path / "state.db"
     old = os.umask(0)  # the server inherits it: the modes must not depend on it
