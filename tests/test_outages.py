@@ -258,6 +258,12 @@ def test_a_redis_restarted_empty_while_replicas_run(own_redis):
         assert requests.get(link).status_code == 403  # its request is gone with the store, on every replica
         link = echo360_link(b.url)
         assert requests.get(link.replace(b.url, a.url)).status_code == 200
+        late = manual(own_redis.url)  # one secret for all: the store's, not what each replica remembered
+        try:
+            assert requests.get(link.replace(b.url, late.url)).status_code == 200
+            assert requests.get(echo360_link(late.url).replace(late.url, a.url)).status_code == 200
+        finally:
+            late.stop()
     finally:
         a.stop()
         b.stop()
