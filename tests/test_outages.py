@@ -87,15 +87,33 @@ class RedisServer:
 def own_redis(tmp_path):
     server = RedisServer(tmp_path)
     yield server
+    stop_all()
     server.stop()
 
 
 class Server(EmulatorProcess):
     """A server whose whole output is kept, to count its log lines once it has stopped."""
 
+    started: list["Server"] = []  # stopped after each test, whatever happened (see `stop_servers`)
+
+    def __init__(self, *args: str):
+        super().__init__(*args)
+        Server.started.append(self)
+
     def output(self) -> str:
         self.stop()
         return self.proc.stdout.read()
+
+
+def stop_all() -> None:
+    while Server.started:
+        Server.started.pop().stop()
+
+
+@pytest.fixture(autouse=True)
+def stop_servers():
+    yield
+    stop_all()
 
 
 def manual(state: str, *args: str) -> Server:
@@ -350,6 +368,7 @@ def small_filesystem(tmp_path):
     if done.returncode != 0:
         _required(f"cannot mount a small tmpfs for the full-disk test: {done.stderr.strip()}")
     yield folder
+    stop_all()
     subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
@@ -514,9 +533,14 @@ def test_workers_exit_when_their_main_process_is_killed(tmp_path):
     assert len(workers) == 2, workers
     server.kill()
     deadline = time.monotonic() + 20
-    while any(alive(pid) for pid in workers):
-        assert time.monotonic() < deadline, "workers outlived their main process"
-        time.sleep(0.1)
+    try:
+        while any(alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "workers outlived their main process"
+            time.sleep(0.1)
+    finally:
+        for pid in workers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
     # The port is free again: a new server starts on it.
     again = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(server.port)],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
