@@ -433,8 +433,11 @@ class Echo360Model(VendorModel):
             batches = [w.asset_rows(lo, hi, data.epoch(cutoff), all_videos=not spec.dated)]
         else:
             batches = data.event_batches(w, spec.events, spec.spill_days, lo, hi)
-        write_csv_file(path, spec.columns, batches, delimiter=request.delimiter, compress=request.compression,
-                       level=data.GZIP_LEVEL)
+        try:
+            write_csv_file(path, spec.columns, batches, delimiter=request.delimiter, compress=request.compression,
+                           level=data.GZIP_LEVEL)
+        except OSError as exc:  # a full or failing disk: an outage of the store's folder (503), never its path in an answer
+            raise self.store.outage.failed(False, f"report file: {exc.strerror or exc}") from None
         _bound_files(os.path.dirname(path), keep=path)
         return path
 
