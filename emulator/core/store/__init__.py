@@ -235,6 +235,9 @@ class Store(ABC):
         """Delete every key, map and log of this namespace except the store's own identity (meta:*);
         with prefixes, only those whose names start with one of them (a vendor's state: `echo360:`)."""
 
+    def started(self) -> None:
+        """Start-up is over (the app is built): from now on a call waits at most OPERATION_TIMEOUT_SECONDS."""
+
     def close(self) -> None:
         """Release connections (the process is exiting or forking)."""
 

@@ -20,6 +20,9 @@ from . import DELETE, OPERATION_TIMEOUT_SECONDS, SCHEMA_VERSION, Store, StoreErr
 APPLICATION_ID = 0x52454D55  # "REMU": marks the file as report-emulator's
 # How long a call waits for another process's lock; past it the store is out (503, see Store.outage).
 BUSY_TIMEOUT_MS = int(OPERATION_TIMEOUT_SECONDS * 1000)
+# Before the server answers anyone (several workers setting up one new file at once, on a busy
+# machine), a call may wait this long: a start-up that gives up would stop the server.
+STARTUP_BUSY_TIMEOUT_MS = 10_000
 FILE_MODE = 0o600  # state.db, its -wal and -shm, and report files: the link secret is in them
 FOLDER_MODE = 0o700  # state.db.files/
 
@@ -57,6 +60,7 @@ class SqliteStore(Store):
     def __init__(self, url: str, path: str, namespace: str = "emulator"):
         super().__init__(url, namespace)
         self.path = path
+        self._busy_ms = STARTUP_BUSY_TIMEOUT_MS  # until started()
         self._local = threading.local()
         self._check_and_create()
         if os.path.isdir(f"{path}.files"):  # made by an older emulator with the umask's mode
@@ -73,9 +77,16 @@ class SqliteStore(Store):
             return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return None
 
+    def started(self) -> None:
+        self._busy_ms = BUSY_TIMEOUT_MS
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        busy = self._busy_ms
+        conn = sqlite3.connect(self.path, timeout=busy / 1000, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {busy}")
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across a process crash
         return conn
 
