@@ -15,6 +15,7 @@ from .core.faults import after_vendor_request, before_vendor_request, break_conn
 from .core.limits import JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, MAX_BODY_BYTES, bound_entry, too_large_message
 from .core.registry import Emulator
 from .fidelity.replay import replayed_answer
+from .core.store import StoreUnavailable
 from .request_log import log_request
 from .settings import Settings, format_instant
 from .vendors import VENDORS
@@ -50,7 +51,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         emulator.add_vendor(vendor)
         app.register_blueprint(vendor.blueprint)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(StoreUnavailable, _store_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
+    emulator.store.started()
     return app
 
 
@@ -100,7 +103,10 @@ def _after_vendor_request(response: Response) -> Response:
     if request.path.startswith("/_emulator"):
         return response
     response = after_vendor_request(response)
-    _record(response)
+    try:
+        _record(response)
+    except StoreUnavailable:  # the journal is in the store: a call answered during an outage is not recorded
+        pass
     return break_connection(response)
 
 
@@ -183,6 +189,19 @@ def _http_error(exc: HTTPException):
         response.status_code = exc.code or 500
     if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def _store_unavailable(exc: StoreUnavailable):
+    """The store cannot answer (an outage, logged once by the store): 503 with Retry-After, in the
+    vendor's own envelope or the admin API's."""
+    spec = vendor_for_path(request.path)
+    if spec is not None:
+        response = spec.error_response(exc.status, exc.message)
+    else:
+        response = jsonify({"error": exc.message, "errors": {}})
+        response.status_code = exc.status
+    response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 
