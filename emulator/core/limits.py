@@ -25,6 +25,9 @@ JOURNAL_QUERY_BYTES = 2048  # characters of a query string a journal entry keeps
 JOURNAL_PATH_BYTES = 1024  # characters of a path a journal entry keeps
 VIOLATION_TEXT_BYTES = 200  # characters of each text (param, message) of a recorded violation
 MAX_VIOLATIONS = 10  # contract violations recorded for one request, plus one "and N more"
+JOURNAL_HEADERS = 32  # request or response headers a journal entry keeps (the first ones, each side)
+JOURNAL_HEADER_BYTES = 256  # characters of each header value a journal entry keeps
+JOURNAL_RESPONSE_BYTES = 1024  # characters of a response body a journal entry keeps (the dashboard's first KiB)
 JOURNAL_ENTRY_BYTES = 16 * 1024  # one journal entry at most (the caps above add up to less)
 JOURNAL_MAX_BYTES = 8 * 1024 * 1024  # the whole journal at most; the oldest entries go first
 SECRET_NAMES = ("client_secret", "access_token", "refresh_token", "password", "api_key", "token")  # masked in the journal
@@ -174,6 +177,29 @@ def mask_authorization(value: str) -> str:
     return f"{scheme} {MASK}" if sep else MASK
 
 
+_SECRET_HEADER = re.compile(r"(?i)token|secret|password|key|cookie|auth")
+
+
+def bound_headers(headers: Any) -> dict[str, str]:
+    """The first JOURNAL_HEADERS headers (name -> value), each value cut to JOURNAL_HEADER_BYTES.
+
+    An Authorization header keeps only its scheme; any other header whose name speaks of a token, a
+    secret, a password, a key, a cookie or auth reads MASK.
+    """
+    items = headers.items() if hasattr(headers, "items") else headers
+    kept: dict[str, str] = {}
+    for name, value in items:
+        if len(kept) >= JOURNAL_HEADERS:
+            break
+        name, value = str(name)[:JOURNAL_HEADER_BYTES], str(value)
+        if name.lower() in ("authorization", "proxy-authorization"):
+            value = mask_authorization(value)
+        elif _SECRET_HEADER.search(name):
+            value = MASK
+        kept[name] = value[:JOURNAL_HEADER_BYTES]
+    return kept
+
+
 def _cut(text: str, limit: int) -> tuple[str, int]:
     return (text, 0) if len(text) <= limit else (text[:limit], len(text) - limit)
 
@@ -205,7 +231,16 @@ def bound_entry(entry: dict[str, Any]) -> dict[str, Any]:
         out[field] = value
     headers = out.get("headers")
     if headers:
-        out["headers"] = {k: (mask_authorization(v) if k.lower() == "authorization" else v) for k, v in headers.items()}
+        out["headers"] = bound_headers(headers)
+    answer = out.get("response")
+    if answer:
+        answer = dict(answer)
+        answer["headers"] = bound_headers(answer.get("headers") or {})
+        body = answer.get("body")
+        if body:
+            text = body[: JOURNAL_RESPONSE_BYTES + 1024].decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else body
+            answer["body"] = mask_secrets(text)[:JOURNAL_RESPONSE_BYTES]
+        out["response"] = answer
     violations = out.get("violations")
     if violations:
         keep = MAX_VIOLATIONS + 1  # room for check_request's "and N more"
