@@ -6,6 +6,7 @@ a journal entry small and free of secrets. Nothing here imports Flask.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -160,12 +161,12 @@ _SECRETS = "|".join(SECRET_NAMES)
 _FORM_SECRET = re.compile(rf"(?i)(^|[&;?])((?:{_SECRETS})=)[^&;]*")
 # "name": "value" (or a bare number) in a JSON body, the value possibly cut off by truncation.
 _JSON_SECRET = re.compile(rf'(?i)("(?:{_SECRETS})"\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^\s,}}\]]+)')
-_ANY_SECRET = re.compile(r"(?i)token|secret|password|api_key")
 
 
 def mask_secrets(text: str) -> str:
     """text with the value of every secret-named field (query, form or JSON) replaced by MASK."""
-    if not _ANY_SECRET.search(text):  # the usual case, and the hot path: every journal entry
+    lower = text.lower()  # plain substring checks first: the usual case, and the hot path (every journal entry)
+    if not any(name in lower for name in SECRET_NAMES):
         return text
     text = _FORM_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     return _JSON_SECRET.sub(lambda m: f'{m.group(1)}"{MASK}"', text)
@@ -186,18 +187,25 @@ def bound_headers(headers: Any) -> dict[str, str]:
     An Authorization header keeps only its scheme; any other header whose name speaks of a token, a
     secret, a password, a key, a cookie or auth reads MASK.
     """
-    items = headers.items() if hasattr(headers, "items") else headers
     kept: dict[str, str] = {}
-    for name, value in items:
+    for name, value in headers.items():
         if len(kept) >= JOURNAL_HEADERS:
             break
-        name, value = str(name)[:JOURNAL_HEADER_BYTES], str(value)
-        if name.lower() in ("authorization", "proxy-authorization"):
+        kind = _header_kind(name)
+        if kind == "authorization":
             value = mask_authorization(value)
-        elif _SECRET_HEADER.search(name):
+        elif kind == "secret":
             value = MASK
-        kept[name] = value[:JOURNAL_HEADER_BYTES]
+        kept[name[:JOURNAL_HEADER_BYTES]] = value[:JOURNAL_HEADER_BYTES]
     return kept
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_kind(name: str) -> str:
+    """How a header is kept: "authorization" (its scheme), "secret" (masked) or "plain"."""
+    if name.lower() in ("authorization", "proxy-authorization"):
+        return "authorization"
+    return "secret" if _SECRET_HEADER.search(name) else "plain"
 
 
 def _cut(text: str, limit: int) -> tuple[str, int]:
