@@ -376,7 +376,8 @@ class Echo360Model(VendorModel):
                 "available_at": format_created(steps[1][1]) if len(steps) > 1 else None,
                 "outcome": r.settings["outcome"],
                 "link_expires": format_created(min(now + timedelta(seconds=LINK_SECONDS), file_expires)) if available else None,
-                "file_expires": format_created(file_expires),
+                # A Failed or Missing request has no file, so nothing expires: it stays so.
+                "file_expires": format_created(file_expires) if r.settings["outcome"] == "Available" else None,
                 "download_url": self._sign(r, base_url, now) if available else None,
             })
         return rows
