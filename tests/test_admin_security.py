@@ -9,7 +9,6 @@ another origin posting `text/plain` and form bodies to the admin API.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,9 +20,6 @@ import requests
 
 from servers import EmulatorProcess
 
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 ATTACKER = "attacker.example"
 STRIGO = "/api/v1/events/{id}/reports/exercises"
 
@@ -312,19 +308,9 @@ def test_the_fixture_reports_no_admin_auth_by_default(report_emulator):
 # --- in a real browser ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium):
     """Headless Chromium in which attacker.example resolves to 127.0.0.1, as after a DNS rebinding."""
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: .ci/run installs Debian's chromium package")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {ATTACKER} 127.0.0.1"])
-        yield browser
-        browser.close()
+    return chromium(f"--host-resolver-rules=MAP {ATTACKER} 127.0.0.1")
 
 
 FETCH_STATUS = """async ([method, path, body]) => {
