@@ -14,6 +14,7 @@ LocalStack's namespaced stores, moto's reset-by-recreate.
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import secrets
 from abc import ABC, abstractmethod
@@ -21,14 +22,31 @@ from typing import Any, Callable
 
 SCHEMA_VERSION = 1  # bumped when the layout of stored state changes; older stores are migrated or refused
 DELETE = object()  # returned by an update function: remove the key
+GENERATION = "meta:generation"  # bumped by every reset; never goes back
+VERSION = "meta:version"  # bumped by every change to the clock, world or scenario (and by a reset)
 
 
 class StoreError(ValueError):
     """A store that cannot be used (malformed URL, unreachable, unwritable, foreign or newer)."""
 
 
+class StaleGeneration(Exception):
+    """A write carried a generation that a reset has since replaced: the call belongs to the old world.
+
+    Raised by every write method while a generation is pinned (`pin_generation`) and the store holds
+    another; the write did not happen. The app answers the call again, whole, in the new world.
+    """
+
+
 class Store(ABC):
-    """Namespaced, typed, atomic collections. Subclasses implement the primitives below."""
+    """Namespaced, typed, atomic collections. Subclasses implement the primitives below.
+
+    The reset generation: `new_generation` is a reset as one atomic step (every key but meta:* goes,
+    the fresh state is put, meta:generation moves on). A request pins the generation it started in
+    (`pin_generation`), and then each write checks it in the same atomic step as the write itself
+    (under the lock, in the same transaction, in the same Lua script): a write of an older generation
+    fails with StaleGeneration, so nothing a call of the old world writes lands in the new one.
+    """
 
     kind = ""  # "memory", "sqlite" or "redis"
     shared = False  # can several processes use it at once
@@ -37,6 +55,19 @@ class Store(ABC):
     def __init__(self, url: str, namespace: str = "emulator"):
         self.url = url
         self.namespace = namespace
+        # The generation the writes of this context (one request, one thread) carry; None: unchecked.
+        self._pinned = contextvars.ContextVar(f"store-generation-{id(self)}", default=None)
+
+    def pin_generation(self, generation: int | None) -> None:
+        """Make the writes of this context carry generation (None: writes outside a request, unchecked)."""
+        self._pinned.set(generation)
+
+    @property
+    def pinned_generation(self) -> int | None:
+        return self._pinned.get()
+
+    def _stale(self, current: Any) -> StaleGeneration:
+        return StaleGeneration(f"a reset replaced generation {self._pinned.get()} with {current or 0}")
 
     # --- plain values ----------------------------------------------------------------------------
 
@@ -112,6 +143,12 @@ class Store(ABC):
     def wipe(self, prefixes: list[str] | None = None) -> None:
         """Delete every key, map and log of this namespace except the store's own identity (meta:*);
         with prefixes, only those whose names start with one of them (a vendor's state: `echo360:`)."""
+
+    @abstractmethod
+    def new_generation(self, values: dict[str, Any]) -> int:
+        """A reset, as one atomic step for every other call: add one to meta:generation and to
+        meta:version, delete every key, map and log but meta:*, then put values (plain keys).
+        Returns the new generation. It checks no pinned generation: it is what moves it on."""
 
     def close(self) -> None:
         """Release connections (the process is exiting or forking)."""

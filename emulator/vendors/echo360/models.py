@@ -22,7 +22,7 @@ import os
 import threading
 from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, BinaryIO
 
 from ...core.csvout import write_csv_file
 from ...core.jobs import Lifecycle, Ref, Transition
@@ -393,10 +393,15 @@ class Echo360Model(VendorModel):
             return future
 
     def _write(self, request: ReportRequest) -> str:
-        """Write the report's file, the same bytes whichever process writes it; returns its path."""
+        """Write the report's file, the same bytes whichever process writes it; returns its path.
+
+        FileNotFoundError when the store no longer has the asset (a reset, a drop), before or after
+        writing: then no file of it is left behind."""
         path = os.path.join(self.store.files_dir, request.asset_name)
         if os.path.exists(path):
             return path
+        if self.store.map_get(ASSETS, request.asset_name) is None:  # reset or dropped: nobody may download it
+            raise FileNotFoundError(path)
         spec = REPORTS[request.report_name]
         w = self.echo_world()
         cutoff = request.created
@@ -410,6 +415,9 @@ class Echo360Model(VendorModel):
             batches = data.event_batches(w, spec.events, spec.spill_days, lo, hi)
         write_csv_file(path, spec.columns, batches, delimiter=request.delimiter, compress=request.compression,
                        level=data.GZIP_LEVEL)
+        if self.store.map_get(ASSETS, request.asset_name) is None:  # reset or dropped while it was written
+            _remove(path)
+            raise FileNotFoundError(path)
         return path
 
     def _file(self, request: ReportRequest) -> str:
@@ -487,7 +495,25 @@ class Echo360Model(VendorModel):
             raise AccessDenied("Access Denied")
         request = ReportRequest(record)
         # Flask adds "; charset=utf-8" to text types itself.
-        return self._file(request), "application/gzip" if request.compression else "text/csv"
+        return self._open(request), "application/gzip" if request.compression else "text/csv"
+
+    def _open(self, request: ReportRequest) -> BinaryIO:
+        """The request's file, open: once open, a reset that removes it still lets this download finish.
+
+        A file removed before it could be opened (a reset or the request's drop, here or in another
+        process that shares the folder) is the vendor's AccessDenied when the store no longer has the
+        asset, and written again when it does.
+        """
+        tries = 0
+        while True:
+            try:
+                return open(self._file(request), "rb")
+            except OSError:
+                tries += 1
+                if self.store.map_get(ASSETS, request.asset_name) is None:
+                    raise AccessDenied("Access Denied") from None
+                if tries == 3:
+                    raise
 
     # --- reset -------------------------------------------------------------------------------------
 
