@@ -320,10 +320,12 @@ class Echo360Model(VendorModel):
         return start, end
 
     def _requests(self, client_id: str) -> list[ReportRequest]:
-        """A client's requests, newest first, without those past their listing time."""
+        """A client's requests, newest first, without those past their listing time, nor those created
+        after this call's now (a clock move raced it: they belong to its future, and would all read Pending)."""
         now = self.clock.now()
         found = [ReportRequest(r) for r in self.store.map_all(requests_key(client_id)).values()]
-        return sorted((r for r in found if r.dropped_at > now), key=lambda r: (r.created, r.record.get("seq", 0)), reverse=True)
+        return sorted((r for r in found if r.created <= now < r.dropped_at),
+                      key=lambda r: (r.created, r.record.get("seq", 0)), reverse=True)
 
     def list_requests(self, client_id: str) -> list[dict[str, Any]]:
         now = self.clock.now()
