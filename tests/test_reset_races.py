@@ -1,5 +1,9 @@
 """A reset is one step for every other call, on every store (issue 16, section 3).
 
+First the store's own promise, on each backend: `new_generation` replaces the whole state at once,
+and a write that carries the replaced generation fails and changes nothing (also from another
+connection, as another process would hold).
+
 Real `serve` processes on each store (memory; `--workers 2` on one SQLite file; two replicas on one
 real redis-server) take Echo360 traffic from several client threads (tokens, refresh grants,
 submissions, listings, clock moves, downloads) while another thread resets about every 0.5 s. Then:
@@ -10,15 +14,19 @@ and no call answered 5xx.
 """
 from __future__ import annotations
 
+import contextvars
 import gzip
 import threading
 import time
+import uuid
 from collections import Counter
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 from servers import EmulatorProcess
+
+from emulator.core.store import StaleGeneration, open_store
 
 NOW = "2026-01-15T00:00:00Z"
 REPORTING = "/public/api/v1/reporting"
@@ -27,6 +35,60 @@ MAX_SECONDS = 15.0
 RESET_EVERY = 0.5  # seconds between resets
 IN_FLIGHT_LIMIT = 3
 REPORT = {"parameters": {"start": "2026-01-13", "end": "2026-01-14"}}  # assetbydate, one day: a small file
+
+
+@pytest.fixture
+def stores(request, tmp_path):
+    """Two store objects on one fresh backend (two connections, as two processes hold; memory: one object)."""
+    backend = request.param
+    url = {"memory": "memory", "sqlite": f"sqlite:{tmp_path / 'state.db'}"}.get(backend) or request.getfixturevalue("redis_url")
+    namespace = f"test-{uuid.uuid4().hex[:8]}"
+    first = open_store(url, namespace)
+    second = first if backend == "memory" else open_store(url, namespace)
+    yield first, second
+    for store in {id(first): first, id(second): second}.values():
+        store.close()
+
+
+def writes(store) -> list:
+    """Every write method of the store interface, once each."""
+    return [lambda: store.put("x", 1), lambda: store.put_if_absent("y", 1), lambda: store.delete("fresh"),
+            lambda: store.update("fresh", lambda v: (3, None)), lambda: store.incr("n"),
+            lambda: store.window_hit("w", 1.0, 60), lambda: store.map_put("m", "b", 1), lambda: store.map_take("m2", "a"),
+            lambda: store.map_delete("m2", ["a"]), lambda: store.log_append("l", {"a": 1}, 10, 1000),
+            lambda: store.log_clear("l2")]
+
+
+@pytest.mark.parametrize("stores", ["memory", "sqlite", "redis"], indirect=True)
+def test_a_write_of_a_replaced_generation_fails_and_changes_nothing(stores):
+    resetter, writer = stores
+    identity = resetter.identity()
+    resetter.put("kept", 1)
+    resetter.map_put("m", "a", 1)
+    resetter.log_append("l", {"a": 1}, 10, 1000)
+    first = resetter.new_generation({"fresh": 2, "m2": None})
+    assert resetter.get("kept") is None and resetter.map_all("m") == {} and resetter.log_items("l") == []
+    assert writer.get("fresh") == 2 and writer.identity() == identity  # meta:* survives
+
+    resetter.map_put("m2", "a", 1)
+    resetter.log_append("l2", {"a": 1}, 10, 1000)
+    call = contextvars.Context()  # the writer's call: its pin is its own, as a request's is
+    call.run(writer.pin_generation, first)
+    for write in writes(writer):  # the pinned generation is the current one: every write works
+        call.run(write)
+    second = resetter.new_generation({"fresh": 2})
+    assert second == first + 1
+    resetter.map_put("m2", "a", 1)
+    resetter.log_append("l2", {"a": 1}, 10, 1000)
+    for write in writes(writer):
+        with pytest.raises(StaleGeneration):
+            call.run(write)
+    assert [writer.get(k) for k in ("x", "y", "fresh", "n", "w")] == [None, None, 2, None, None]
+    assert writer.map_all("m") == {} and writer.map_all("m2") == {"a": 1}
+    assert writer.log_items("l") == [] and writer.log_items("l2") == [{"a": 1}]
+    call.run(writer.pin_generation, second)
+    for write in writes(writer):
+        call.run(write)
 
 
 @pytest.fixture(params=["memory", "sqlite-workers", "redis-replicas"])
