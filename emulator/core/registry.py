@@ -8,10 +8,10 @@ even when a reset or a scenario swaps the world meanwhile.
 
 Store keys (namespaced by the store): `start` (the start-up seed, time, clock mode and scale: what a
 reset returns to), `clock`, `world` (the world's identity; the world itself is rebuilt from it),
-`scenario` (its serial number and validated data), `meta:version`, `meta:generation` (bumped by every
-reset, in the same atomic step; a request's writes carry the generation it started in), `meta:instance` and `meta:secret` (random per
-store), rule counters, rate-limit windows, the journal and violations logs, and each vendor's keys,
-which start with its name (`echo360:requests:...`).
+`scenario` (its serial number and validated data), `meta:version`, `meta:generation` (moved on by
+every reset, in the same atomic step; a request's writes carry the generation it started in),
+`meta:instance` and `meta:secret` (random per store), rule counters, rate-limit windows, the journal
+and violations logs, and each vendor's keys, which start with its name (`echo360:requests:...`).
 """
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ class Emulator:
         """After a write to the clock, world or scenario: tell every process, and re-read here."""
         self.store.incr("meta:version")
         snapshot = self._load()
-        # Pinned again only within its generation: after a reset meanwhile, this call's writes must still fail.
+        # Pinned again only within its generation: after a reset meanwhile, this call's writes must fail.
         if _pinned.get() is not None and snapshot.generation == self.store.pinned_generation:
             _pinned.set(snapshot)
 

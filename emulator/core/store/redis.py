@@ -58,8 +58,9 @@ redis.call('SET', KEYS[2], ARGV[2], 'NX')
 return redis.call('GET', KEYS[2])
 """
 
-# KEYS: the window. ARGV: now, seconds. Stored as `[started,count]`, the JSON the other backends
-# store. `started` is kept as the text Python wrote (Lua would round a float it formats itself).
+# KEYS (after the generation's): the window. ARGV (after the pinned generation): now, seconds.
+# Stored as `[started,count]`, the JSON the other backends store. `started` is kept as the text
+# Python wrote (Lua would round a float it formats itself).
 WINDOW_HIT = CHECK + """
 local now, seconds = tonumber(ARGV[2]), tonumber(ARGV[3])
 local started, count = ARGV[2], 0
@@ -80,7 +81,8 @@ if value then redis.call('HDEL', KEYS[2], ARGV[2]) end
 return value
 """
 
-# KEYS: the list, its byte total. ARGV: the item's JSON, max items, max bytes.
+# KEYS (after the generation's): the list, its byte total. ARGV (after the pinned generation): the
+# item's JSON, max items, max bytes.
 LOG_APPEND = CHECK + """
 local count = redis.call('RPUSH', KEYS[2], ARGV[2])
 local total = redis.call('INCRBY', KEYS[3], string.len(ARGV[2]))
@@ -323,7 +325,7 @@ class RedisStore(TemporaryFiles, Store):
 
     def wipe(self, prefixes: list[str] | None = None) -> None:
         """SCAN the namespace and UNLINK in batches. Not one atomic step: a write racing a wipe may
-        survive it (a reset is a rare, operator-driven event)."""
+        survive it (a scenario that changes the world; a reset is `new_generation`, which is atomic)."""
         client = self._redis
         skip = len(self._prefix) + 2  # past `{type}:`
 
