@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from typing import Any, Callable
 
-from . import DELETE, GENERATION, VERSION, Store
+from . import DELETE, GENERATION, VERSION, Store, new_version
 
 FOLDER_PREFIX = "report-emulator-files-"
 
@@ -164,7 +164,7 @@ class MemoryStore(TemporaryFiles, Store):
         with self._lock:
             kept = {k: v for k, v in self._values.items() if k.startswith("meta:")}
             generation = kept[GENERATION] = kept.get(GENERATION, 0) + 1
-            kept[VERSION] = kept.get(VERSION, 0) + 1
+            kept[VERSION] = new_version()
             kept.update(values)
             # Readers take no lock: the maps and logs go first, the values (which hold the generation
             # a request pins) last, so a reader that sees the new generation sees nothing of the old world.
@@ -191,6 +191,7 @@ def temporary_files_dir() -> str:
     """
     _remove_orphans()
     folder = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
+    os.chmod(folder, 0o700)  # private to its user whatever the umask (mkdtemp's mode is only ever narrowed by it)
     owner = open(os.path.join(folder, OWNER_FILE), "w")
     fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
     _owned.append(owner)

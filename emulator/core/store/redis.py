@@ -24,17 +24,27 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from . import DELETE, GENERATION, SCHEMA_VERSION, VERSION, Store, StaleGeneration, StoreError
+from . import (DELETE, GENERATION, OPERATION_TIMEOUT_SECONDS, SCHEMA_VERSION, VERSION, Store, StaleGeneration,
+               StoreError, new_version, outages_answered)
 from .memory import TemporaryFiles
 
-CONNECT_TIMEOUT = 2.0  # seconds: an unreachable server is reported quickly
-SOCKET_TIMEOUT = 10.0  # seconds: a server that stops answering fails the request instead of hanging it
+# A server that is gone, or frozen (SIGSTOP: it accepts connections but never answers), fails one
+# call within these; the request is answered 503 (an outage, see Store.outage).
+CONNECT_TIMEOUT = OPERATION_TIMEOUT_SECONDS
+SOCKET_TIMEOUT = OPERATION_TIMEOUT_SECONDS
 SCAN_BATCH = 500  # keys per SCAN step and per UNLINK in wipe
+# A rate-limit window's key lives this long (real seconds) after its last hit, so the key of a token
+# nobody uses any more goes away by itself. It is longer than any window (60 s of emulator time).
+WINDOW_LIFETIME_SECONDS = 86400
+# Redis's own answers that mean "not now" rather than "wrong": loading, out of memory, a read-only replica...
+OUTAGE_REPLIES = ("LOADING", "MISCONF", "OOM", "READONLY", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN")
 
 
 def _retry(times: int = 1) -> Retry:
-    """Retry a command on a dropped connection (a server restart, an idle socket closed), soon."""
-    return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=times)
+    """Retry a command once on a dropped connection (a server restart, an idle socket closed), soon.
+
+    Never on a timeout: a frozen server would make every call wait twice."""
+    return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=times, supported_errors=(redis.ConnectionError,))
 
 
 # Every script's KEYS[1] is the generation key and ARGV[1] the generation its caller pinned ('' when
@@ -58,9 +68,9 @@ redis.call('SET', KEYS[2], ARGV[2], 'NX')
 return redis.call('GET', KEYS[2])
 """
 
-# KEYS (after the generation's): the window. ARGV (after the pinned generation): now, seconds.
-# Stored as `[started,count]`, the JSON the other backends store. `started` is kept as the text
-# Python wrote (Lua would round a float it formats itself).
+# KEYS (after the generation's): the window. ARGV (after the pinned generation): now, seconds, the
+# key's lifetime in ms. Stored as `[started,count]`, the JSON the other backends store. `started` is
+# kept as the text Python wrote (Lua would round a float it formats itself).
 WINDOW_HIT = CHECK + """
 local now, seconds = tonumber(ARGV[2]), tonumber(ARGV[3])
 local started, count = ARGV[2], 0
@@ -71,7 +81,7 @@ if stored then
   if t and now - t < seconds and now >= t then started, count = text, tonumber(n) end
 end
 count = count + 1
-redis.call('SET', KEYS[2], '[' .. started .. ',' .. string.format('%d', count) .. ']')
+redis.call('SET', KEYS[2], '[' .. started .. ',' .. string.format('%d', count) .. ']', 'PX', ARGV[4])
 return {count, started}
 """
 
@@ -96,12 +106,12 @@ if count == 0 then redis.call('DEL', KEYS[2], KEYS[3]) else redis.call('SET', KE
 return count
 """
 
-# A reset, whole, in one script (nothing interleaves): KEYS: the generation and version keys.
-# ARGV: the namespace's SCAN pattern, where a key's name starts (past `{type}:`), then key/value pairs
-# to put. The namespace holds few keys (maps and capped lists, not one key per item), so the scan is short.
+# A reset, whole, in one script (nothing interleaves): KEYS: the generation key. ARGV: the namespace's
+# SCAN pattern, where a key's name starts (past `{type}:`), then key/value pairs to put (the new
+# meta:version token among them). Every meta:* key stays (schema, instance id, link secret, id serials).
+# The namespace holds few keys (maps and capped lists, not one key per item), so the scan is short.
 NEW_GENERATION = """
 local generation = redis.call('INCR', KEYS[1])
-redis.call('INCR', KEYS[2])
 local from = tonumber(ARGV[2])
 local cursor = '0'
 repeat
@@ -137,6 +147,7 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+@outages_answered
 class RedisStore(TemporaryFiles, Store):
     kind = "redis"
     shared = True
@@ -159,7 +170,9 @@ class RedisStore(TemporaryFiles, Store):
         """A client with its own pool for this process, and the scripts registered on it."""
         try:
             parts = urlsplit(self.url)
-            if parts.scheme in ("redis", "rediss") and not re.fullmatch(r"/?(\d+)?", parts.path):
+            if parts.scheme in ("redis", "rediss") and parts.path in ("", "/"):
+                raise ValueError("no /DB: name the database number after the port, e.g. /0")  # as the README's table
+            if parts.scheme in ("redis", "rediss") and not re.fullmatch(r"/\d+", parts.path):
                 raise ValueError("the database must be a number")  # redis-py would quietly use 0
             client = redis.Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=CONNECT_TIMEOUT,
                                           socket_timeout=SOCKET_TIMEOUT, retry=_retry())
@@ -204,7 +217,8 @@ class RedisStore(TemporaryFiles, Store):
         client = self._client
         client.set_retry(_retry(0))
         try:
-            stored = self.put_if_absent("meta:schema", SCHEMA_VERSION)
+            # Unguarded: at start-up an unreachable server is a StoreError, not an outage.
+            stored = type(self).put_if_absent.__wrapped__(self, "meta:schema", SCHEMA_VERSION)
         except redis.AuthenticationError as exc:
             raise StoreError(f"--state {self.describe()}: the server refused the credentials ({_one_line(exc)})") from None
         except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -236,6 +250,13 @@ class RedisStore(TemporaryFiles, Store):
         except ValueError:
             return self.url.split("@")[-1] if "@" in self.url else self.url
         return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+    def outage_reason(self, exc: Exception) -> str | None:
+        if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+            return _one_line(exc)
+        if isinstance(exc, redis.ResponseError) and str(exc).startswith(OUTAGE_REPLIES):
+            return _one_line(exc)
+        return None
 
     def _key(self, tag: str, name: str) -> str:
         return f"{self._prefix}{tag}:{name}"
@@ -287,7 +308,8 @@ class RedisStore(TemporaryFiles, Store):
         return int(self._command("INCRBY", [self._key("v", key)], amount))
 
     def window_hit(self, key: str, now: float, seconds: float) -> tuple[int, float]:
-        count, started = self._run("window_hit", [self._key("v", key)], [_dumps(now), _dumps(seconds)])
+        lifetime = int((max(seconds, 0) + WINDOW_LIFETIME_SECONDS) * 1000)
+        count, started = self._run("window_hit", [self._key("v", key)], [_dumps(now), _dumps(seconds), lifetime])
         return count, json.loads(started)
 
     # --- maps ------------------------------------------------------------------------------------
@@ -344,10 +366,11 @@ class RedisStore(TemporaryFiles, Store):
             client.unlink(*batch)
 
     def new_generation(self, values: dict[str, Any]) -> int:
+        values = {**values, VERSION: new_version()}
         pairs = [item for key, value in values.items() for item in (self._key("v", key), _dumps(value))]
         client = self._redis
         return int(self._scripts["new_generation"](
-            keys=[self._generation_key, self._key("v", VERSION)],
+            keys=[self._generation_key],
             args=[_glob_escape(self._prefix) + "*", len(self._prefix) + 3, *pairs], client=client))
 
     def close(self) -> None:
