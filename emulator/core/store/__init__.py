@@ -128,7 +128,7 @@ class Outage:
 # The Store interface's operations, each guarded by `outages_answered`: those that only read, and the writes.
 READS = ("get", "get_many", "map_get", "map_all", "log_items")
 WRITES = ("put", "put_if_absent", "delete", "update", "incr", "window_hit", "map_put", "map_take", "map_delete",
-          "log_append", "log_clear", "wipe")
+          "log_append", "log_clear", "wipe", "new_generation")
 
 
 def outages_answered(cls):
