@@ -91,6 +91,42 @@ def test_a_write_of_a_replaced_generation_fails_and_changes_nothing(stores):
         call.run(write)
 
 
+@pytest.mark.parametrize("stores", ["memory", "sqlite", "redis"], indirect=True)
+def test_a_reset_keeps_the_stores_identity_and_writes_a_new_random_version(stores):
+    """What replicas rely on (core/registry.py): meta:* survives a reset, and meta:version becomes a
+    new random token, never a count another copy of the store could reach too."""
+    resetter, reader = stores
+    identity = resetter.identity()
+    resetter.put_if_absent("meta:version", "before")
+    serial = resetter.incr("meta:scenario_serial")
+    versions = {"before"}
+    for _ in range(3):
+        resetter.new_generation({"start": {"seed": 1}})
+        version = reader.get("meta:version")
+        assert isinstance(version, str) and len(version) == 16 and version not in versions
+        versions.add(version)
+    assert reader.identity() == identity
+    assert reader.get("meta:scenario_serial") == serial and reader.get("start") == {"seed": 1}
+
+
+def test_no_token_or_request_id_is_issued_again_after_a_reset(report_emulator, http):
+    """Ids and tokens carry the reset generation: the serial they are drawn with starts again after a
+    reset, but nothing issued before one is ever issued again (its old holder could use it)."""
+    url = report_emulator.url
+    echo, parkup = report_emulator.credentials["echo360"], report_emulator.credentials["parkup"]
+    issued: list[str] = []
+    for _ in range(4):
+        token = http.post(f"{url}/oauth2/access_token", params={"grant_type": "client_credentials", **echo}).json()
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        request_id = http.post(f"{url}{REPORTING}/requests/assetbydate", headers=auth, json=REPORT).json()["requestId"]
+        parkup_token = http.post(f"{url}/api/v3/business/oauth/access_token",
+                                 json={"refresh_token": parkup["refresh_token"], "grant_type": "refresh_token"})
+        issued += [token["access_token"], token["refresh_token"], request_id, parkup_token.json()["access_token"]]
+        assert http.post(f"{url}/_emulator/reset", json={}).status_code == 200  # the same seed and start each time
+        assert http.get(f"{url}{REPORTING}/reports", headers=auth).status_code == 401
+    assert len(issued) == 16 and len(set(issued)) == len(issued), issued
+
+
 @pytest.fixture(params=["memory", "sqlite-workers", "redis-replicas"])
 def servers(request, tmp_path):
     """The base URLs that clients spread their calls over (two for two processes)."""
