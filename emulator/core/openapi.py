@@ -139,6 +139,7 @@ def _admin_schemas() -> dict[str, Any]:
             "vendor": {"type": "string", "nullable": True}, "at": instant, "wall_at": string,
             "duration_ms": {"type": "number"}, "rule": {"type": "string", "nullable": True},
             "fault": {"type": "string", "nullable": True}, "delay_ms": {"type": "number"},
+            "transfer": {"type": "array", "items": {"type": "string", "enum": ["chunked_dribble", "bandwidth"]}},
             "body": {"type": "string", "nullable": True}, "violations": {"type": "array", "items": {"type": "object"}}}},
         "Journal": {"type": "object", "properties": {"requests": {"type": "array", "items": {"$ref": "#/components/schemas/Entry"}}}},
         "Count": {"type": "object", "properties": {"count": {"type": "integer", "minimum": 0}}},
