@@ -11,7 +11,7 @@ from .core.admin import admin
 from .core.ui import home, ui
 from .core.clock import wall_now
 from .core.contract import check_request
-from .core.faults import after_vendor_request, before_vendor_request, break_connection
+from .core.faults import after_vendor_request, before_vendor_request, break_connection, transfer_of
 from .core.limits import (JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, JOURNAL_RESPONSE_BYTES, MAX_BODY_BYTES, bound_entry,
                           too_large_message)
 from .core.registry import Emulator
@@ -200,6 +200,7 @@ def _record(response: Response) -> None:
         "rule": ctx.get("rule"),
         "fault": fault,
         "delay_ms": ctx.get("delay_ms", 0),  # latency and rule delays the scenario added
+        "transfer": transfer_of(ctx),  # chunked_dribble, bandwidth: how the body went out
         "body": body or None,  # bound_entry decodes what it keeps
         "violations": ctx.get("violations") or [],
         # For the dashboard's detail and "copy as curl": headers both ways (masked), the answer's first KiB.
