@@ -346,9 +346,9 @@ def test_dns_rebinding_in_chromium_cannot_read_or_change_anything(browser, repor
 
 
 ATTACK_PAGE = """<!doctype html><html><body>
-<iframe name="sink"></iframe>
-<form id="form" method="POST" target="sink" action="{admin}/reset"><input name="seed" value="99"></form>
-<form id="plain" method="POST" target="sink" enctype="text/plain" action="{admin}/clock/advance">
+<iframe name="sink-form"></iframe><iframe name="sink-plain"></iframe>
+<form id="form" method="POST" target="sink-form" action="{admin}/reset"><input name="seed" value="99"></form>
+<form id="plain" method="POST" target="sink-plain" enctype="text/plain" action="{admin}/clock/advance">
   <input name='{{"seconds": 86400, "x": "' value='"}}'></form>
 <script>
 async function attack() {{
@@ -411,7 +411,8 @@ def test_cross_site_posts_in_chromium_are_refused(browser, report_emulator, atta
         page.goto(attacker_site)
         assert page.evaluate("attack()") == ["sent"] * 4  # opaque answers: the page cannot see them
         # One call at a time, each seen answered before the next: a response event of a fetch can come
-        # after evaluate() returns, and a second form post into the same frame would cancel the first.
+        # after evaluate() returns. Each form posts into a frame of its own: a second post into a frame
+        # that already shows the server's (cross-origin) answer was sometimes never sent by Chromium.
         wait_for_answers(page, statuses, 4)
         for count, form in ((5, "form"), (6, "plain")):
             page.evaluate(f"document.getElementById('{form}').submit()")
