@@ -59,9 +59,16 @@ def vendor_for_path(path: str):
 
 
 def _refuse_large_body():
-    """A declared body past MAX_BODY_BYTES: 413 in the vendor's envelope (or admin JSON), the body unread."""
+    """A body past MAX_BODY_BYTES: 413 in the vendor's envelope (or admin JSON), at any size.
+
+    A declared one is refused unread. A chunked one (no declared size) is read here, up to the limit
+    (Werkzeug stops at it), so that it is refused the same way whatever the handler would do first.
+    """
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise RequestEntityTooLarge()
+    if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        if len(request.get_data(cache=True)) >= MAX_BODY_BYTES:
+            request.stream.read(1)  # Werkzeug stops at the limit; a byte past it raises RequestEntityTooLarge
     return None
 
 

@@ -1,16 +1,24 @@
-"""Serving the app with waitress (a production WSGI server): one process, or N worker processes on one port.
+"""Serving the app with gevent's WSGI server: one process, or N worker processes on one port.
 
 `serve()` is the one entry point. It binds the port first (so a port in use is an `OSError` before
-anything starts), then serves it from this process (workers == 1) or from N waitress processes that
-share the one listening socket, each building its own app after it starts (store connections are
-not fork-safe). The workers are `multiprocessing` processes started with "spawn", watched by this
+anything starts), then serves it from this process (workers == 1) or from N processes that share the
+one listening socket, each building its own app after it starts (store connections are not
+fork-safe). The workers are `multiprocessing` processes started with "spawn", watched by this
 process: a worker that dies is replaced; SIGTERM or Ctrl-C is passed on to every worker.
 
+Why gevent (bench/engines.py and bench/waits.py, figures in the README's "Performance"): every
+connection is a greenlet, not a thread, so whatever waits costs no thread: a scenario delay or the
+latency knob (`gevent.sleep`, offered to the app as `environ["report_emulator.sleep"]`), a dribbled
+or bandwidth-paced body, a client slow to send its request or to read its answer. The app still
+runs one request at a time per process (Python's lock makes that so for threads too), and gevent
+is not monkey-patched in: the app's own locks, store clients and threads stay what they are.
+
 Every process drains on SIGTERM: it stops accepting (new connections are refused once every process
-has closed the socket), lets requests already in flight finish for up to `DRAIN_SECONDS`, then exits 0.
-Waitress reads requests in its event loop and hands only complete ones to its threads, so slow or
-half-sent connections cost no thread; `CHANNEL_TIMEOUT` closes a connection with no traffic for that
-long, and `CONNECTION_LIMIT` bounds open connections per process.
+has closed the socket), lets requests already in flight finish for up to `DRAIN_SECONDS`, then exits
+0. `CHANNEL_TIMEOUT` closes a connection with no bytes in or out for that long, and
+`CONNECTION_LIMIT` bounds open connections per process (above it the process stops accepting). The
+server reads no body itself: the app refuses one past its limit from its declared size (or as it
+reads a chunked one) with 413 in the vendor's own envelope, at any size, and the connection closes.
 """
 from __future__ import annotations
 
@@ -20,37 +28,27 @@ import multiprocessing.connection
 import resource
 import signal
 import socket
+import struct
 import threading
 import time
-import warnings
 from typing import Callable
 
-from waitress.server import create_server
+import gevent
+import gevent.pywsgi
+from gevent.pool import Pool
+from gevent.pywsgi import WSGIHandler, WSGIServer
 
 log = logging.getLogger(__name__)
 
 # Figures, documented in the README's "Server" section.
-from .core.limits import MAX_BODY_BYTES  # the app answers a body above 10 MiB with 413 in the vendor's envelope
-# The server refuses a body above 20 MiB (413, waitress's plain text) before reading any of it. It sits
-# above the app's figure because waitress reads a whole body before the app sees it: between the two,
-# the body is spooled to a temporary file (never held in memory) and the app answers in the envelope.
-SERVER_MAX_BODY_BYTES = 2 * MAX_BODY_BYTES
+from .core.limits import MAX_BODY_BYTES  # noqa: E402  the app answers a body above 10 MiB with 413 in the vendor's envelope
 DRAIN_SECONDS = 10.0  # on SIGTERM, in-flight requests get this long to finish
 CHANNEL_TIMEOUT = 20  # seconds with no bytes in or out before a connection (idle, or trickling a request) is closed
-CLEANUP_INTERVAL = 5  # seconds between waitress's checks for such connections
 CONNECTION_LIMIT = 4000  # open connections per process; above it the process stops accepting until some close
-THREADS = 32
-
-
-def _send_buffering() -> dict:
-    """Buffer a response's writes up to 64 KB before sending (waitress sends at every write by
-    default): a typical report then goes out in one send, about 15% more requests per second.
-
-    `send_bytes` is deprecated in waitress 3, so it is passed only while waitress still knows it.
-    """
-    from waitress.adjustments import Adjustments
-
-    return {"send_bytes": 64 * 1024} if any(name == "send_bytes" for name, _ in Adjustments._params) else {}
+THREADS = 32  # --threads: kept for the command line; gevent serves each connection in a greenlet
+MAX_REQUEST_LINE_BYTES = 256 * 1024  # a longer request line (path and query) is refused with 414
+# gevent reads the request line (and each header line) up to this module-wide figure (8 KiB by default).
+gevent.pywsgi.MAX_REQUEST_LINE = MAX_REQUEST_LINE_BYTES
 
 
 def _raise_open_file_limit(connections: int) -> None:
@@ -84,65 +82,102 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-class Waitress:
-    """One waitress server on a bound socket, with a drain (waitress has no public graceful stop)."""
+class Handler(WSGIHandler):
+    """gevent's handler, plus what the app's faults need: a cooperative sleep and a real TCP reset."""
+
+    def handle(self):
+        self.socket.settimeout(self.server.channel_timeout)  # per read or write: an idle or trickling client is let go
+        super().handle()
+
+    def get_environ(self):
+        environ = super().get_environ()
+        environ["wsgi.input_terminated"] = True  # gevent's input ends a chunked body itself: Werkzeug may read it
+        environ["report_emulator.sleep"] = gevent.sleep
+        environ["report_emulator.reset"] = self.reset_connection
+        return environ
+
+    def handle_one_response(self):
+        self.server.in_flight += 1
+        try:
+            super().handle_one_response()
+        finally:
+            self.server.in_flight -= 1
+
+    def run_application(self):
+        super().run_application()
+        if self.code == 413:
+            # Refused unread (the app checks the declared size): close rather than read the rest to discard it.
+            self.close_connection = True
+            self.wsgi_input = _Unread()
+
+    def reset_connection(self) -> None:
+        """connection_reset: write nothing, and close with SO_LINGER 0, which sends RST."""
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._reset = True
+        self.close_connection = True
+
+    def write(self, data):
+        if getattr(self, "_reset", False):
+            return
+        super().write(data)
+
+    def log_request(self):
+        pass  # --log-requests logs vendor calls from the app
+
+
+class _Unread:
+    """Stands for a request body left unread: nothing to discard (the connection closes)."""
+
+    def _discard(self) -> None:
+        pass
+
+
+class Server:
+    """gevent's WSGIServer on a bound socket, in the calling thread's own gevent hub; with a drain."""
 
     def __init__(self, app, sock: socket.socket, threads: int = THREADS, channel_timeout: float = CHANNEL_TIMEOUT,
-                 cleanup_interval: float = CLEANUP_INTERVAL, connection_limit: int = CONNECTION_LIMIT):
+                 connection_limit: int = CONNECTION_LIMIT):
         _raise_open_file_limit(connection_limit)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # send_bytes: see _send_buffering
-            self.server = create_server(
-                app,
-                sockets=[sock],
-                threads=threads,
-                asyncore_loop_timeout=1,  # stop() wakes the loop through its trigger, so no poll wait
-                asyncore_use_poll=True,  # select() cannot watch descriptors above 1024
-                channel_timeout=channel_timeout,
-                cleanup_interval=cleanup_interval,
-                connection_limit=connection_limit,
-                max_request_body_size=SERVER_MAX_BODY_BYTES + 1,  # waitress refuses a body of this size or more
-                clear_untrusted_proxy_headers=True,
-                ident="report-emulator",
-                **_send_buffering(),
-            )
+        self.sock = sock
+        self.app = app
+        self.channel_timeout = channel_timeout
+        self.connection_limit = connection_limit
+        self.server: WSGIServer | None = None
+        self.hub = None
         self._draining = False
 
     def run(self) -> None:
-        """Serve until stop() or drain() has closed every socket."""
-        self.server.run()
-        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+        """Serve until stop() or drain() (from any thread) has closed everything."""
+        self.hub = gevent.get_hub()
+        self.sock.setblocking(False)  # gevent accepts in its loop: a blocking accept would stall it
+        self.server = WSGIServer(self.sock, self.app, handler_class=Handler, spawn=Pool(self.connection_limit), log=None,
+                                 error_log=log)
+        self.server.channel_timeout = self.channel_timeout
+        self.server.in_flight = 0
+        self.server.serve_forever()
+
+    def _call(self, func) -> None:
+        """Run func in the server's hub (thread-safe; from a signal handler too)."""
+        if self.hub is not None:
+            self.hub.loop.run_callback_threadsafe(func)
 
     def stop(self) -> None:
-        """Close every socket from inside the loop (woken by its trigger); in-flight requests are cut."""
-        from waitress import wasyncore
-
-        try:
-            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
-        except OSError:
-            pass  # the trigger is already closed: the loop is closing everything itself
+        """Close every socket; requests in flight are cut."""
+        self._call(lambda: gevent.spawn(self.server.stop, timeout=0))
 
     def drain(self, grace: float = DRAIN_SECONDS) -> None:
         """Stop accepting now; close everything once no request is in flight, or after `grace` seconds."""
         if self._draining:
             return
         self._draining = True
-        from waitress import wasyncore
-
-        # Close the listening socket only (the server's own close() also closes the loop's trigger).
-        self.server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(self.server))
-        threading.Thread(target=self._drain, args=(grace,), name="report-emulator-drain", daemon=True).start()
+        self._call(lambda: gevent.spawn(self._drain, grace))
 
     def _drain(self, grace: float) -> None:
+        self.server.close()  # stop accepting (idle keep-alive connections are closed by stop below)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and self._in_flight():
-            time.sleep(0.05)
-        self.stop()
-
-    def _in_flight(self) -> bool:
-        """A request is being handled, or its answer is not all sent yet."""
-        channels = list(self.server.active_channels.values())
-        return any(channel.requests or channel.total_outbufs_len for channel in channels)
+        while time.monotonic() < deadline and self.server.in_flight:
+            gevent.sleep(0.05)
+        self.server.stop(timeout=0)
 
 
 class ServerThread:
@@ -153,9 +188,8 @@ class ServerThread:
         self.host = host
         self.sock = bind(host, port)
         self.port = self.sock.getsockname()[1]
-        self.waitress = Waitress(app, self.sock, threads, **limits)
-        self.server = self.waitress.server
-        self._thread = threading.Thread(target=self.waitress.run, name="report-emulator", daemon=True)
+        self.engine = Server(app, self.sock, threads, **limits)
+        self._thread = threading.Thread(target=self.engine.run, name="report-emulator", daemon=True)
 
     @property
     def url(self) -> str:
@@ -164,20 +198,22 @@ class ServerThread:
 
     def start(self) -> "ServerThread":
         self._thread.start()
+        while self.engine.server is None and self._thread.is_alive():
+            time.sleep(0.001)
         return self
 
     def stop(self) -> None:
-        self.waitress.stop()
+        self.engine.stop()
         self._thread.join(timeout=5)
 
     def drain(self, grace: float = DRAIN_SECONDS) -> None:
-        self.waitress.drain(grace)
+        self.engine.drain(grace)
         self._thread.join(timeout=grace + 5)
 
 
 def _serve_here(app, sock: socket.socket, threads: int) -> None:
     """Serve on this process's main thread until SIGTERM or Ctrl-C, which drain."""
-    server = Waitress(app, sock, threads)
+    server = Server(app, sock, threads)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.drain())
     server.run()

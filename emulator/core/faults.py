@@ -3,8 +3,11 @@
 `before_vendor_request` runs before every vendor handler: it draws the vendor's latency, asks the
 active scenario which rule (if any) answers, and then sleeps, answers, or lets the vendor answer
 (a delay-only rule, or `malformed_body`, which cuts the vendor's own answer in
-`after_vendor_request`). `break_connection` runs after the journal has recorded the request. Delays sleep in the request's own thread: waitress serves the others
-from its other threads meanwhile.
+`after_vendor_request`). `break_connection` runs after the journal has recorded the request.
+
+Every wait (a delay, the latency knob, a dribbled or paced body) sleeps with the server's own
+cooperative sleep (`environ["report_emulator.sleep"]`, gevent's): it holds no thread, and every
+other request is served meanwhile. Under another WSGI server it falls back to `time.sleep`.
 """
 from __future__ import annotations
 
@@ -155,7 +158,7 @@ def pause_function(environ: dict):
 def break_connection(response: Response) -> Response:
     """connection_reset, once the journal has the request (so a client that sees the reset sees the entry)."""
     if g.get("fault") == "connection_reset" and not reset_connection(request.environ):
-        log.warning("connection_reset needs the waitress server; answering with an empty response instead")
+        log.warning("connection_reset needs the emulator's own server; answering with an empty response instead")
     return response
 
 
@@ -174,25 +177,15 @@ def canned_response(respond: dict) -> Response:
 
 
 def reset_connection(environ: dict) -> bool:
-    """Close the client's socket with no answer, as a TCP reset; False when not served by waitress.
+    """Close the client's socket with no answer, as a TCP reset; False when the server offers no way to.
 
-    The channel (waitress's connection object) is reached through the `waitress.client_disconnected`
-    callable it puts in the environ. SO_LINGER 0 makes the close send RST; marking the channel as
-    disconnected keeps the task from writing, and `will_close` plus a trigger has waitress's own
-    loop close the socket, so its bookkeeping stays right and it keeps serving everything else.
+    The server (emulator/server.py) puts `report_emulator.reset` in the environ: it writes nothing
+    of the answer and closes the socket with SO_LINGER 0, which sends RST.
     """
-    probe = environ.get("waitress.client_disconnected")
-    channel = getattr(probe, "__self__", None)
-    sock = getattr(channel, "socket", None)
-    if sock is None:
+    reset = environ.get("report_emulator.reset")
+    if reset is None:
         return False
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass  # already gone: closing it is all that is left
-    channel.connected = False
-    channel.will_close = True
-    channel.server.pull_trigger()
+    reset()
     return True
 
 
