@@ -6,6 +6,7 @@ import time
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from .core.access import AdminAccess
 from .core.admin import admin
 from .core.ui import ui
 from .core.clock import wall_now
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY_BYTES
     emulator = Emulator(settings)
     app.extensions["emulator"] = emulator
+    app.extensions["admin_access"] = AdminAccess.from_settings(settings)
     # Registered before the vendors' own app-wide hooks (Strigo's rate limiter), so that the contract
     # check and the scenario's rules come first (a rule answers before anything of the vendor's runs)
     # and the journal records last, the answer as sent. One hook each side: less per-request overhead.
@@ -75,11 +77,16 @@ def _refuse_large_body():
 def _before_vendor_request():
     """Before any handler: pin one consistent state for the request (the store's version is checked).
 
-    Before a vendor handler also: start the timer, check the contract, then the scenario's rules and faults.
+    Before an admin call (`/_emulator/...`), first its gate: a host, client or web page that may not make
+    it is refused before anything is read (core/access.py). Before a vendor handler: start the timer,
+    check the contract, then the scenario's rules and faults.
     """
-    current_app.extensions["emulator"].sync()
     if request.path.startswith("/_emulator"):
-        return None
+        refusal = current_app.extensions["admin_access"].refusal()
+        if refusal is None:
+            current_app.extensions["emulator"].sync()
+        return refusal
+    current_app.extensions["emulator"].sync()
     g.started = time.perf_counter()
     refusal = _check_contract()
     if refusal is not None:

@@ -4,6 +4,10 @@ The server runs in a background thread on port 0 with a manual clock that starts
 session start, cut to the second (or the ini option `report_emulator_now`). Every test gets it
 freshly reset (seed 1, or the ini option `report_emulator_seed`, unless a marker says otherwise):
 `@pytest.mark.report_emulator(seed=..., now=..., scenario=..., strict=...)`.
+
+The fixture's own methods act on the server in-process, so they work whatever guards its admin API;
+a session that wants the guards (`Settings(admin_auth=...)`) overrides `report_emulator_settings`, and
+its tests send `report_emulator.admin_auth` with their own HTTP calls to `/_emulator`.
 """
 from __future__ import annotations
 
@@ -41,6 +45,14 @@ class ReportEmulator:
     @property
     def credentials(self) -> dict[str, dict[str, str]]:
         return {name: model.credentials() for name, model in self.emulator.vendors.items()}
+
+    @property
+    def admin_auth(self) -> tuple[str, str] | None:
+        """(user, password) when the server runs with admin auth (requests' `auth=` takes it), else None."""
+        from .settings import parse_admin_auth
+
+        text = self.emulator.settings.admin_auth
+        return parse_admin_auth(text) if text else None
 
     @property
     def world(self) -> dict[str, Any]:
@@ -157,15 +169,25 @@ def _session_defaults(config) -> tuple[int, datetime]:
 
 
 @pytest.fixture(scope="session")
-def report_emulator_server(pytestconfig):
-    """The session's one server (use `report_emulator` in tests)."""
-    from .app import create_app
-    from .server import ServerThread
+def report_emulator_settings(pytestconfig):
+    """The session server's Settings: port 0, a manual clock, the ini options' seed and start time.
+
+    Override it in a conftest.py to change the server, e.g. `dataclasses.replace(settings,
+    admin_auth="user:password")`; the server always listens on 127.0.0.1 and a free port.
+    """
     from .settings import Settings
 
     seed, now = _session_defaults(pytestconfig)
-    settings = Settings(port=0, clock="manual", now=now, seed=seed)
-    server = ServerThread(create_app(settings), "127.0.0.1", 0).start()
+    return Settings(port=0, clock="manual", now=now, seed=seed)
+
+
+@pytest.fixture(scope="session")
+def report_emulator_server(report_emulator_settings):
+    """The session's one server (use `report_emulator` in tests)."""
+    from .app import create_app
+    from .server import ServerThread
+
+    server = ServerThread(create_app(report_emulator_settings), "127.0.0.1", 0).start()
     yield server
     server.stop()
 
