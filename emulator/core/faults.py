@@ -36,7 +36,7 @@ def before_vendor_request() -> Response | None:
             g.bandwidth = bandwidth["bytes_per_second"]
     rule = active.pick(request)
     if rule is None:
-        _sleep(pause_ms)
+        _hold(pause_ms)
         return None
     g.rule = rule.name
     if rule.bandwidth:
@@ -47,9 +47,9 @@ def before_vendor_request() -> Response | None:
         g.after_bytes = rule.after_bytes
     pause_ms += rule.delay_ms
     if rule.respond is not None:
-        _sleep(pause_ms + rule.respond.get("delay_ms", 0))
+        _hold(pause_ms + rule.respond.get("delay_ms", 0))
         return canned_response(rule.respond)
-    _sleep(pause_ms)
+    _hold(pause_ms)
     if rule.fault:
         g.fault = rule.fault
     if rule.fault == "connection_reset":
@@ -64,6 +64,9 @@ def after_vendor_request(response: Response) -> Response:
 
     truncated_body, chunked_dribble, bandwidth: the answer's body is sent by `shaped_body`.
     """
+    if g.get("delay_ms"):
+        # The answer was decided when the request came (a reset or a new scenario meanwhile does not change it); now the wait.
+        pause_function(request.environ)(g.delay_ms / 1000)
     fault = g.get("fault")
     if fault == "malformed_body":
         response.direct_passthrough = False  # a streamed or file answer is read whole, then cut
@@ -189,8 +192,6 @@ def reset_connection(environ: dict) -> bool:
     return True
 
 
-def _sleep(ms: float) -> None:
-    """Hold this request for ms milliseconds (recorded in the journal as delay_ms)."""
+def _hold(ms: float) -> None:
+    """Hold this request for ms milliseconds once its answer is made (recorded in the journal as delay_ms)."""
     g.delay_ms = round(ms, 3)
-    if ms > 0:
-        pause_function(request.environ)(ms / 1000)
