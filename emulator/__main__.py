@@ -237,10 +237,16 @@ def cli() -> None:
 @option("--allowed-host", "allowed_hosts", type=AllowedHost(), multiple=True, envvar="EMULATOR_ALLOWED_HOST",
         help="another Host name the admin API answers to (besides localhost and the bound address); "
              "repeatable; * allows any (EMULATOR_ALLOWED_HOST: space-separated)")
+@option("--replay", type=click.Path(file_okay=False), default=None, envvar="EMULATOR_REPLAY",
+        help="a recording folder (report-emulator record): its requests get their recorded answers")
 def serve(**options) -> None:
     """Run the emulator (the default command)."""
     settings = settings_from_options(options)
     check_scenarios(settings.scenarios)
+    if settings.replay:
+        from .fidelity.cli import check_replay
+
+        check_replay(settings.replay)
     run(settings, given_setup_flags(click.get_current_context()))
 
 
@@ -320,6 +326,7 @@ def banner(url: str, settings: Settings, emulator, given: list[str] = ()) -> str
         loaded = scenario_names(settings.scenarios)
     strict = "on" if emulator.strict else "off"
     lines = [f"{PROG} {__version__} listening on {url}",
+             f"  dashboard: {url}/_emulator/ui (also {url}/)",
              f"  docs: {url}/_emulator/docs (admin: {url}/_emulator/health)",
              f"  state: {emulator.describe_state()}; workers: {settings.workers}; strict mode: {strict}",
              f"  scenarios: {', '.join(loaded) if loaded else 'none'}",
@@ -397,6 +404,12 @@ def list_scenarios() -> None:
     width = max(map(len, items), default=0)
     for name, description in items.items():
         click.echo(f"{name.ljust(width)}  {description}")
+
+
+from .fidelity.cli import drift, record  # noqa: E402  (the fidelity commands: README, "Checking the emulator ...")
+
+cli.add_command(record)
+cli.add_command(drift)
 
 
 def one_line(exc: click.ClickException) -> str:

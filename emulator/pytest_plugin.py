@@ -17,6 +17,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
+# Imported with the plugin, before pytester can snapshot sys.modules: PyYAML's C extension cannot be
+# imported twice, so a first import inside a pytester run, dropped afterwards, would leave the next
+# import with two copies of yaml.nodes ("could not determine a constructor for the tag None").
+import yaml  # noqa: F401
 
 MARKER = ("report_emulator(seed=None, now=None, scenario=None, strict=None): set the emulator's seed, start time, "
           "scenario (a file, a folder, a shipped name, a dict or a list) or strict mode for one test")
@@ -41,6 +45,12 @@ class ReportEmulator:
         self.app = server.app
         self.emulator = server.app.extensions["emulator"]
         self.url = server.url
+
+    def __repr__(self) -> str:
+        clock = self.emulator.clock
+        scenario = (self.emulator.scenario_status().get("scenario") or {}).get("name")
+        return (f"<ReportEmulator {self.url} seed={self.emulator.world.seed} {clock.mode} clock at "
+                f"{clock.now().isoformat()} scenario={scenario!r} journal={len(self.emulator.journal.entries())} calls>")
 
     @property
     def credentials(self) -> dict[str, dict[str, str]]:
@@ -93,6 +103,7 @@ class ReportEmulator:
         `match: {query: ...}`. The failure lists the near misses (POST /_emulator/journal/near-misses):
         calls to the same path by another method, with other parameters, or to a similar path.
         """
+        __tracebackhide__ = True  # a failure shows the test's line and the near misses, not this method
         from .core.admin import entry_matches, near_misses
 
         bare, _, query = path.partition("?")
@@ -123,6 +134,7 @@ class ReportEmulator:
 
     def assert_no_violations(self, vendor: str | None = None) -> None:
         """Assert the client kept to every vendor's documented contract; the failure lists each violation."""
+        __tracebackhide__ = True
         found = self.violations(vendor)
         if not found:
             return
@@ -213,6 +225,14 @@ def _marker_options(request) -> dict[str, Any]:
 
 @pytest.fixture
 def report_emulator(request, report_emulator_server) -> ReportEmulator:
+    """A running report-emulator (Strigo, Echo360, Falkor, ParkUp), freshly reset for this test.
+
+    One server per session on 127.0.0.1, port 0; seed 1 (ini `report_emulator_seed`) and a manual clock
+    at the session's start (ini `report_emulator_now`). `.url`, `.credentials`, `.world`, `.now`,
+    `.advance(s)`, `.set_time(iso)`, `.load_scenario(...)`, `.journal()`, `.assert_called(method, path)`,
+    `.assert_no_violations()`, `.reset()`. Per test: `@pytest.mark.report_emulator(seed=, now=,
+    scenario=, strict=)`. Docs: https://report-emulator.readthedocs.io/en/latest/pytest/
+    """
     handle = ReportEmulator(report_emulator_server)
     options = _marker_options(request)
     handle.reset(seed=options.get("seed"), now=options.get("now"))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import multiprocessing.connection
 import resource
 import signal
@@ -49,6 +50,7 @@ THREADS = 32  # --threads: kept for the command line; gevent serves each connect
 MAX_REQUEST_LINE_BYTES = 256 * 1024  # a longer request line (path and query) is refused with 414
 # gevent reads the request line (and each header line) up to this module-wide figure (8 KiB by default).
 gevent.pywsgi.MAX_REQUEST_LINE = MAX_REQUEST_LINE_BYTES
+PARENT_CHECK_SECONDS = 0.5  # how often a worker checks that its main process is alive
 
 
 def _raise_open_file_limit(connections: int) -> None:
@@ -222,13 +224,29 @@ def _serve_here(app, sock: socket.socket, threads: int) -> None:
     server.run()
 
 
-def _worker(settings, sock: socket.socket, threads: int, built) -> None:
+def _worker(settings, sock: socket.socket, threads: int, built, parent: int) -> None:
     """One worker process: its own app (and store connections), serving the shared socket."""
     from .app import create_app
 
+    _die_with(parent)
     app = create_app(settings)
     built.set()
     _serve_here(app, sock, threads)
+
+
+def _die_with(parent: int) -> None:
+    """Drain and exit when the main process is gone (killed with -9: it could pass nothing on).
+
+    A thread checks every PARENT_CHECK_SECONDS whether this process's parent is still `parent`
+    (an orphan is adopted by init or a subreaper), then sends this process SIGTERM: it drains as on
+    a plain stop and frees the port. Portable, and blind to PID namespaces, unlike a signal on death."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        log.warning("report-emulator: the main process %s is gone; worker %s stops", parent, os.getpid())
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="report-emulator-parent-watch", daemon=True).start()
 
 
 def serve(settings, app, on_ready: Callable[[str], None] | None = None) -> None:
@@ -257,7 +275,8 @@ def _supervise(settings, sock: socket.socket, workers: int, threads: int, on_rea
 
     def start() -> multiprocessing.Process:
         event = spawn.Event()
-        process = spawn.Process(target=_worker, args=(settings, sock, threads, event), name="report-emulator-worker")
+        process = spawn.Process(target=_worker, args=(settings, sock, threads, event, os.getpid()),
+                                name="report-emulator-worker")
         process.start()
         built[process] = event
         return process

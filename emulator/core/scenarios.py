@@ -343,8 +343,18 @@ def scenario_schema() -> Schema:
         "world": fields.Nested(world),
         **{v: section(VENDOR_KNOBS, v, "Knobs") for v in VENDORS},
         "rules": fields.List(fields.Nested(RuleSchema)),
+        "replay": fields.String(validate=_replay_folder),  # a recording folder (fidelity/replay.py)
     }
     return Schema.from_dict(shape, name="Scenario")()
+
+
+def _replay_folder(folder: str) -> None:
+    from ..fidelity.replay import ReplayError, check_folder
+
+    try:
+        check_folder(folder)
+    except ReplayError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 def validate_scenario(data: Any, origin: str = "scenario") -> dict:
@@ -436,12 +446,17 @@ def merge(scenarios: Iterable[dict]) -> dict:
         return out
 
     merged: dict = {}
+    names: list[str] = []
     for scenario in scenarios:
+        names += scenario.get("loaded") or ([scenario["name"]] if scenario.get("name") else [])
         rules = merged.get("rules", []) + list(scenario.get("rules", []))
-        merged = deep(merged, {k: v for k, v in scenario.items() if k != "rules"})
+        merged = deep(merged, {k: v for k, v in scenario.items() if k not in ("rules", "loaded")})
         if rules:
             merged["rules"] = rules
-    return validate_scenario(merged, "the merged scenario")
+    merged = validate_scenario(merged, "the merged scenario")
+    if len(names) > 1:  # `name` is the last one's (later wins); `loaded` names them all, in order
+        merged["loaded"] = names
+    return merged
 
 
 # --- rules at request time ---------------------------------------------------------------------
