@@ -96,6 +96,7 @@ class Handler(WSGIHandler):
 
     def get_environ(self):
         environ = super().get_environ()
+        environ.setdefault("REQUEST_URI", self.path)  # the raw request target, as waitress gave it (the recording proxy reads it)
         environ["wsgi.input_terminated"] = True  # gevent's input ends a chunked body itself: Werkzeug may read it
         environ["report_emulator.sleep"] = gevent.sleep
         environ["report_emulator.reset"] = self.reset_connection
