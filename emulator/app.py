@@ -15,19 +15,48 @@ from .core.faults import after_vendor_request, before_vendor_request, break_conn
 from .core.limits import (JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, JOURNAL_RESPONSE_BYTES, MAX_BODY_BYTES, bound_entry,
                           too_large_message)
 from .core.registry import Emulator
+from .core.store import StaleGeneration, StoreUnavailable
 from .fidelity.replay import replayed_answer
-from .core.store import StoreUnavailable
 from .request_log import log_request
 from .settings import Settings, format_instant
 from .vendors import VENDORS
 
 BODY_CAP = JOURNAL_BODY_BYTES  # bytes of a request body kept in the journal
+# A call that resets overtake this many times in a row is answered 503 (Retry-After: 1) instead.
+RESET_RETRIES = 8
 
 
 class EmulatorFlask(Flask):
     def ensure_sync(self, func):
         """Every view and hook here is synchronous: skip Flask's per-call coroutine check (hot path)."""
         return func
+
+    def full_dispatch_request(self) -> Response:
+        """Answer a call whole in one world: when a reset overtook it (one of its writes, the journal's
+        last, carried the replaced generation and failed), answer it again in the new world.
+
+        A vendor call's last write is its journal entry, so a call that overlapped a reset anywhere
+        before it is answered again: the answer a client gets is one world's, never a mix, never a 500.
+        """
+        saved = dict(vars(g))
+        for _ in range(RESET_RETRIES):
+            try:
+                return super().full_dispatch_request()
+            except StaleGeneration:
+                vars(g).clear()
+                vars(g).update(saved)
+        spec = vendor_for_path(request.path)
+        message = f"the emulator was reset {RESET_RETRIES} times during this call; retry it"
+        response = spec.error_response(503, message) if spec else jsonify({"error": message, "errors": {}})
+        response.status_code = 503
+        response.headers["Retry-After"] = "1"
+        return response
+
+    def handle_user_exception(self, e: Exception):
+        """StaleGeneration goes past every error handler, to full_dispatch_request."""
+        if isinstance(e, StaleGeneration):
+            raise e
+        return super().handle_user_exception(e)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -313,8 +313,8 @@ class LatencySchema(Schema):
     min_ms = delay()
     max_ms = delay()
 
-    @validates_schema
-    def ordered(self, data, **kwargs):
+    @validates_schema  # not named "ordered": marshmallow 3.x Schema instances have an `ordered` attribute
+    def max_not_below_min(self, data, **kwargs):
         if data.get("min_ms", 0) > data.get("max_ms", data.get("min_ms", 0)):
             raise ValidationError("must not be less than min_ms", "max_ms")
 
