@@ -11,7 +11,7 @@ from .core.admin import admin
 from .core.ui import home, ui
 from .core.clock import wall_now
 from .core.contract import check_request
-from .core.faults import after_vendor_request, before_vendor_request, break_connection, transfer_of
+from .core.faults import after_vendor_request, before_vendor_request, break_connection, held_body, transfer_of
 from .core.limits import (JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, JOURNAL_RESPONSE_BYTES, MAX_BODY_BYTES, bound_entry,
                           too_large_message)
 from .core.registry import Emulator
@@ -31,6 +31,10 @@ class EmulatorFlask(Flask):
         """Every view and hook here is synchronous: skip Flask's per-call coroutine check (hot path)."""
         return func
 
+    def wsgi_app(self, environ, start_response):
+        """The answer, then its hold (a scenario delay or the latency knob: faults.held_body)."""
+        return held_body(environ, super().wsgi_app(environ, start_response))
+
     def full_dispatch_request(self) -> Response:
         """Answer a call whole in one world: when a reset overtook it (one of its writes, the journal's
         last, carried the replaced generation and failed), answer it again in the new world.
@@ -43,6 +47,7 @@ class EmulatorFlask(Flask):
             try:
                 return super().full_dispatch_request()
             except StaleGeneration:
+                request.environ.pop("report_emulator.hold", None)  # the new world decides its own hold
                 vars(g).clear()
                 vars(g).update(saved)
         spec = vendor_for_path(request.path)

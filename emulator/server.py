@@ -30,6 +30,8 @@ import resource
 import signal
 import socket
 import struct
+import tempfile
+import io
 import threading
 import time
 from typing import Callable
@@ -38,6 +40,7 @@ import gevent
 import gevent.pywsgi
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
+from gevent.threadpool import ThreadPool
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,11 @@ from .core.limits import MAX_BODY_BYTES  # noqa: E402  the app answers a body ab
 DRAIN_SECONDS = 10.0  # on SIGTERM, in-flight requests get this long to finish
 CHANNEL_TIMEOUT = 20  # seconds with no bytes in or out before a connection (idle, or trickling a request) is closed
 CONNECTION_LIMIT = 4000  # open connections per process; above it the process stops accepting until some close
-THREADS = 32  # --threads: kept for the command line; gevent serves each connection in a greenlet
+THREADS = 32  # --threads: the work pool, the threads that run the app; no wait holds one
+BATCH_BYTES = 256 * 1024  # an answer's body is taken from the app (in its work thread) this much at a time
+SPOOL_BYTES = 512 * 1024  # a request body above this waits for the app in a temporary file, not in memory
+READ_BYTES = 64 * 1024  # a request body is read (or, past the limit, discarded) this much at a time
+DISCARD_SECONDS = 30  # after a 413 for a body past the limit, what the client still sends is read and dropped this long
 MAX_REQUEST_LINE_BYTES = 256 * 1024  # a longer request line (path and query) is refused with 414
 # gevent reads the request line (and each header line) up to this module-wide figure (8 KiB by default).
 gevent.pywsgi.MAX_REQUEST_LINE = MAX_REQUEST_LINE_BYTES
@@ -84,8 +91,53 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+class Wait:
+    """A pause in an answer's body (faults.pause_function yields one): the server waits it out in its
+    event loop, holding no thread."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+
+def _pull(iterator, result) -> tuple[list, bool]:
+    """In a work thread: the body's next items, up to BATCH_BYTES or a Wait; True once it is done (and closed)."""
+    items, size = [], 0
+    for item in iterator:
+        items.append(item)
+        if isinstance(item, Wait):
+            return items, False
+        size += len(item)
+        if size >= BATCH_BYTES:
+            return items, False
+    _close(result)
+    return items, True
+
+
+def _work(app, environ, start_response) -> tuple:
+    """In a work thread: the app's answer (status and headers through start_response) and its first items."""
+    result = app(environ, start_response)
+    try:
+        iterator = iter(result)
+        items, done = _pull(iterator, result)
+    except BaseException:
+        _close(result)
+        raise
+    return result, iterator, items, done
+
+
+def _close(result) -> None:
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
+
+
 class Handler(WSGIHandler):
-    """gevent's handler, plus what the app's faults need: a cooperative sleep and a real TCP reset."""
+    """gevent's handler, with the app's work in a thread of the work pool (`--threads`) and everything
+    else in the event loop: reading the request and its body, the waits, writing the answer, a reset."""
+
+    body_unread = False
 
     def handle(self):
         self.socket.settimeout(self.server.channel_timeout)  # per read or write: an idle or trickling client is let go
@@ -97,8 +149,8 @@ class Handler(WSGIHandler):
     def get_environ(self):
         environ = super().get_environ()
         environ.setdefault("REQUEST_URI", self.path)  # the raw request target, as waitress gave it (the recording proxy reads it)
-        environ["wsgi.input_terminated"] = True  # gevent's input ends a chunked body itself: Werkzeug may read it
-        environ["report_emulator.sleep"] = gevent.sleep
+        environ["wsgi.input_terminated"] = True  # the body is read here (_read_body): Werkzeug may read a chunked one
+        environ["report_emulator.wait"] = Wait
         environ["report_emulator.reset"] = self.reset_connection
         return environ
 
@@ -110,32 +162,94 @@ class Handler(WSGIHandler):
             self.server.in_flight -= 1
 
     def run_application(self):
-        super().run_application()
-        if self.code == 413:
-            # Refused unread (the app checks the declared size): close rather than read the rest to discard it.
-            self.close_connection = True
-            self.wsgi_input = _Unread()
+        """Read the body here, make the answer in a work thread, then send it here, waiting where it says."""
+        pool = self.server.work_pool
+        body = self.environ["wsgi.input"] = self._read_body()
+        done = True
+        try:
+            self.result, iterator, items, done = pool.apply(_work, (self.application, self.environ, self.start_response))
+            while True:
+                for item in items:
+                    if isinstance(item, Wait):
+                        gevent.sleep(item.seconds)
+                    elif item:
+                        self.write(item)
+                if done:
+                    break
+                items, done = pool.apply(_pull, (iterator, self.result))
+            if self.status and not self.headers_sent:
+                self.write(b"")
+            if self.response_use_chunked and not self.reset:
+                self._sendall(b"0\r\n\r\n")
+        finally:
+            if not done:
+                pool.apply(_close, (self.result,))
+            self.result = None
+            body.close()
+        if self.body_unread:
+            self._discard_body()
+
+    def _read_body(self):
+        """The request's body, read in the event loop (no thread waits for a slow client), at most
+        MAX_BODY_BYTES + 1 of it: a larger one is the app's to refuse (413 in the vendor's envelope).
+
+        A declared size past the limit is not read at all: the app refuses it from its Content-Length.
+        Up to SPOOL_BYTES it is kept in memory, above that in a temporary file.
+        """
+        self.body_unread = False
+        declared = int(self.environ.get("CONTENT_LENGTH") or 0)  # gevent has checked that it is a number
+        chunked = "chunked" in self.environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if declared > MAX_BODY_BYTES:
+            self.body_unread = True
+            return io.BytesIO()
+        if not declared and not chunked:
+            return io.BytesIO()
+        body = tempfile.SpooledTemporaryFile(SPOOL_BYTES)
+        left = MAX_BODY_BYTES + 1
+        while left > 0:
+            data = self.wsgi_input.read(min(READ_BYTES, left))
+            if not data:
+                break
+            body.write(data)
+            left -= len(data)
+        self.body_unread = left <= 0
+        body.seek(0)
+        return body
+
+    def _discard_body(self) -> None:
+        """After a 413 for a body left unread: read and drop what the client still sends (for up to
+        DISCARD_SECONDS), so that a client that sends its whole body before it reads gets the answer
+        rather than a reset; then stop reading and close the connection."""
+        self.close_connection = True
+        try:
+            with gevent.Timeout(DISCARD_SECONDS, False):
+                while self.wsgi_input.read(READ_BYTES):
+                    pass
+        except OSError:  # the client went away, or broke its chunked encoding
+            pass
+        try:
+            self.socket.shutdown(socket.SHUT_RD)  # anything left reads as the end: gevent's own discard stops at once
+        except OSError:
+            pass
+
+    @property
+    def reset(self) -> bool:
+        return getattr(self, "_reset", False)
 
     def reset_connection(self) -> None:
-        """connection_reset: write nothing, and close with SO_LINGER 0, which sends RST."""
+        """connection_reset (called from the app's work thread): write nothing, and close with
+        SO_LINGER 0, which sends RST."""
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self._reset = True
         self.close_connection = True
 
     def write(self, data):
-        if getattr(self, "_reset", False):
+        if self.reset:
             return
         super().write(data)
 
     def log_request(self):
         pass  # --log-requests logs vendor calls from the app
-
-
-class _Unread:
-    """Stands for a request body left unread: nothing to discard (the connection closes)."""
-
-    def _discard(self) -> None:
-        pass
 
 
 class Server:
@@ -146,6 +260,7 @@ class Server:
         _raise_open_file_limit(connection_limit)
         self.sock = sock
         self.app = app
+        self.threads = threads
         self.channel_timeout = channel_timeout
         self.connection_limit = connection_limit
         self.server: WSGIServer | None = None
@@ -160,7 +275,11 @@ class Server:
                                  error_log=log)
         self.server.channel_timeout = self.channel_timeout
         self.server.in_flight = 0
-        self.server.serve_forever()
+        self.server.work_pool = self.pool = ThreadPool(self.threads)
+        try:
+            self.server.serve_forever()
+        finally:
+            self.pool.kill()
 
     def _call(self, func) -> None:
         """Run func in the server's hub (thread-safe; from a signal handler too)."""

@@ -5,9 +5,11 @@ active scenario which rule (if any) answers, and then sleeps, answers, or lets t
 (a delay-only rule, or `malformed_body`, which cuts the vendor's own answer in
 `after_vendor_request`). `break_connection` runs after the journal has recorded the request.
 
-Every wait (a delay, the latency knob, a dribbled or paced body) sleeps with the server's own
-cooperative sleep (`environ["report_emulator.sleep"]`, gevent's): it holds no thread, and every
-other request is served meanwhile. Under another WSGI server it falls back to `time.sleep`.
+Every wait (a delay, the latency knob, a dribbled or paced body) is part of the answer's body, after
+the app has made the answer and recorded it: the body yields `environ["report_emulator.wait"](seconds)`
+and the server (emulator/server.py) waits in its event loop, holding no thread, while every other
+request is served. Under another WSGI server (no such key) the body sleeps with `time.sleep`.
+A held call therefore finishes as it started: a reset or a new scenario during its wait changes nothing of it.
 """
 from __future__ import annotations
 
@@ -62,11 +64,8 @@ def before_vendor_request() -> Response | None:
 def after_vendor_request(response: Response) -> Response:
     """malformed_body: the vendor's own answer, cut in half (so it is no longer valid JSON).
 
-    truncated_body, chunked_dribble, bandwidth: the answer's body is sent by `shaped_body`.
+    truncated_body, chunked_dribble, bandwidth: the answer's body is sent by `shape_body`.
     """
-    if g.get("delay_ms"):
-        # The answer was decided when the request came (a reset or a new scenario meanwhile does not change it); now the wait.
-        pause_function(request.environ)(g.delay_ms / 1000)
     fault = g.get("fault")
     if fault == "malformed_body":
         response.direct_passthrough = False  # a streamed or file answer is read whole, then cut
@@ -101,7 +100,7 @@ def shape_body(response: Response, truncate: bool, after_bytes: int | None, drib
     if truncate:
         keep = length // 2 if after_bytes is None else min(after_bytes, length)
     chunks = response.iter_encoded()
-    sleep = pause_function(request.environ)
+    pause = pause_function(request.environ)
     closing = getattr(response.response, "close", None)
 
     def pieces():
@@ -125,11 +124,11 @@ def shape_body(response: Response, truncate: bool, after_bytes: int | None, drib
         size = -(-len(body) // n) if body else 0
         for i in range(n):
             if i:
-                sleep(interval)
+                yield from pause(interval)
             piece = body[i * size:(i + 1) * size]
             if piece or i == 0:
                 yield piece
-        sleep(interval)
+        yield from pause(interval)
 
     def paced():
         if not bytes_per_second:
@@ -137,9 +136,12 @@ def shape_body(response: Response, truncate: bool, after_bytes: int | None, drib
             return
         step = max(1, int(bytes_per_second * PACE_SECONDS))
         for chunk in dribbled():
+            if not isinstance(chunk, bytes):  # the dribble's own pause
+                yield chunk
+                continue
             for start in range(0, len(chunk), step):
                 piece = chunk[start:start + step]
-                sleep(len(piece) / bytes_per_second)
+                yield from pause(len(piece) / bytes_per_second)
                 yield piece
 
     def body():
@@ -154,8 +156,43 @@ def shape_body(response: Response, truncate: bool, after_bytes: int | None, drib
 
 
 def pause_function(environ: dict):
-    """How this request waits: the server's own cooperative sleep when it offers one, else time.sleep."""
-    return environ.get("report_emulator.sleep") or time.sleep
+    """How a body waits: `yield from pause(seconds)`. With this project's server, the body yields the
+    server's wait marker and the server waits in its event loop (no thread); else it sleeps here."""
+    wait = environ.get("report_emulator.wait")
+
+    def pause(seconds: float):
+        if seconds <= 0:
+            return
+        if wait is not None:
+            yield wait(seconds)
+        else:
+            time.sleep(seconds)
+
+    return pause
+
+
+def held_body(environ: dict, body):
+    """The app's WSGI answer, held `environ["report_emulator.hold"]` seconds before its first byte.
+
+    The app sets that key (a rule's delay, the latency knob) while it makes the answer; the wait runs
+    once the answer is made and recorded, as the body's first step. So with this project's server it
+    costs no thread, and a reset or a new scenario meanwhile changes nothing of it.
+    """
+    seconds = environ.pop("report_emulator.hold", 0)
+    if not seconds:
+        return body
+    pause = pause_function(environ)
+
+    def held():
+        try:
+            yield from pause(seconds)
+            yield from body
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return held()
 
 
 def break_connection(response: Response) -> Response:
@@ -195,3 +232,5 @@ def reset_connection(environ: dict) -> bool:
 def _hold(ms: float) -> None:
     """Hold this request for ms milliseconds once its answer is made (recorded in the journal as delay_ms)."""
     g.delay_ms = round(ms, 3)
+    if ms > 0:
+        request.environ["report_emulator.hold"] = ms / 1000  # held_body waits it out
