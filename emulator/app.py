@@ -208,7 +208,8 @@ def _record(response: Response) -> None:
         "vendor": spec.name if spec else None,
         "at": format_instant(emulator.clock.now()),
         "wall_at": wall_now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "duration_ms": round((time.perf_counter() - ctx.get("started", time.perf_counter())) * 1000, 3),
+        # The time to make the answer, plus the hold that follows it (faults.held_body: after this entry is written).
+        "duration_ms": round((time.perf_counter() - ctx.get("started", time.perf_counter())) * 1000 + ctx.get("delay_ms", 0), 3),
         "rule": ctx.get("rule"),
         "fault": fault,
         "delay_ms": ctx.get("delay_ms", 0),  # latency and rule delays the scenario added

@@ -22,6 +22,7 @@ reads a chunked one) with 413 in the vendor's own envelope, at any size, and the
 """
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing
 import os
@@ -31,7 +32,6 @@ import signal
 import socket
 import struct
 import tempfile
-import io
 import threading
 import time
 from typing import Callable
@@ -53,7 +53,8 @@ THREADS = 32  # --threads: the work pool, the threads that run the app; no wait 
 BATCH_BYTES = 256 * 1024  # an answer's body is taken from the app (in its work thread) this much at a time
 SPOOL_BYTES = 512 * 1024  # a request body above this waits for the app in a temporary file, not in memory
 READ_BYTES = 64 * 1024  # a request body is read (or, past the limit, discarded) this much at a time
-DISCARD_SECONDS = 30  # after a 413 for a body past the limit, what the client still sends is read and dropped this long
+DISCARD_SECONDS = 30  # after a 413 for a body past the limit, what the client still sends is read and dropped this long,
+DISCARD_IDLE_SECONDS = 1  # or until it sends nothing for this long; then the connection closes
 MAX_REQUEST_LINE_BYTES = 256 * 1024  # a longer request line (path and query) is refused with 414
 # gevent reads the request line (and each header line) up to this module-wide figure (8 KiB by default).
 gevent.pywsgi.MAX_REQUEST_LINE = MAX_REQUEST_LINE_BYTES
@@ -189,6 +190,11 @@ class Handler(WSGIHandler):
         if self.body_unread:
             self._discard_body()
 
+    def start_response(self, status, headers, exc_info=None):
+        if self.body_unread:  # the answer to a body past the limit (413) says that the connection closes after it
+            headers = [*headers, ("Connection", "close")]
+        return super().start_response(status, headers, exc_info)
+
     def _read_body(self):
         """The request's body, read in the event loop (no thread waits for a slow client), at most
         MAX_BODY_BYTES + 1 of it: a larger one is the app's to refuse (413 in the vendor's envelope).
@@ -218,10 +224,11 @@ class Handler(WSGIHandler):
 
     def _discard_body(self) -> None:
         """After a 413 for a body left unread: read and drop what the client still sends (for up to
-        DISCARD_SECONDS), so that a client that sends its whole body before it reads gets the answer
-        rather than a reset; then stop reading and close the connection."""
+        DISCARD_SECONDS, until it pauses DISCARD_IDLE_SECONDS), so that a client that sends its whole
+        body before it reads gets the answer rather than a reset; then close the connection."""
         self.close_connection = True
         try:
+            self.socket.settimeout(DISCARD_IDLE_SECONDS)
             with gevent.Timeout(DISCARD_SECONDS, False):
                 while self.wsgi_input.read(READ_BYTES):
                     pass

@@ -3,7 +3,8 @@
 1,000 requests are held at once by a 10 s scenario delay (plus clients that send half a request and
 stall, and calls held by the latency knob, a dribble and a bandwidth), with `--threads 1`; meanwhile
 other calls are answered. The bound on them is functional and generous (well under the delay); the
-timing figures belong to bench/waits.py.
+timing figures belong to bench/waits.py. The same servers show that a body past the limit gets the
+vendor's own 413 envelope from the engine at any size (the engine reads no body for the app).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import time
 import pytest
 import requests
 
+from emulator.core.limits import MAX_BODY_BYTES
 from servers import EmulatorProcess
 
 HELD = 1000
@@ -130,3 +132,22 @@ def test_a_request_held_when_a_reset_or_a_new_scenario_arrives_finishes_as_it_st
     assert all(answer.startswith(b"HTTP/1.1 200 ") for answer in answers[5:]), answers  # answered as it started
     assert http.get(f"{server.url}{SLOW}").status_code == 401  # a new call meets the new state
     assert http.get(f"{server.url}{reports}", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+TOO_LARGE = f"the request body is larger than the limit of {MAX_BODY_BYTES} bytes (10 MiB)"
+
+
+@pytest.mark.parametrize("path, envelope", [
+    ("/api/v1/events/e1/reports/user-activity", {"result": "failure", "error": {"type": "PayloadTooLarge", "message": TOO_LARGE}}),
+    ("/public/api/v1/reporting/requests/videoview", {"error": TOO_LARGE}),
+    ("/v1/logs/pathway-logs", {"status": "error", "message": TOO_LARGE}),
+    ("/api/v3/business/report/event/user", {"error": TOO_LARGE}),
+], ids=["strigo", "echo360", "falkor", "parkup"])
+def test_a_25_mib_body_gets_the_vendors_own_413(server, http, path, envelope):
+    """Past the engine's reach too: the answer is the vendor's JSON envelope, not a server's plain text."""
+    body = b"x" * (25 * 1024 * 1024)
+    response = http.post(f"{server.url}{path}", data=body, headers={"Content-Type": "application/json"}, timeout=60)
+    assert response.status_code == 413
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json() == envelope
+    assert http.get(f"{server.url}/_emulator/health").status_code == 200
