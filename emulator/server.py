@@ -6,19 +6,22 @@ one listening socket, each building its own app after it starts (store connectio
 fork-safe). The workers are `multiprocessing` processes started with "spawn", watched by this
 process: a worker that dies is replaced; SIGTERM or Ctrl-C is passed on to every worker.
 
-Why gevent (bench/engines.py and bench/waits.py, figures in the README's "Performance"): every
-connection is a greenlet, not a thread, so whatever waits costs no thread: a scenario delay or the
-latency knob (`gevent.sleep`, offered to the app as `environ["report_emulator.sleep"]`), a dribbled
-or bandwidth-paced body, a client slow to send its request or to read its answer. The app still
-runs one request at a time per process (Python's lock makes that so for threads too), and gevent
-is not monkey-patched in: the app's own locks, store clients and threads stay what they are.
+Why gevent with a work pool (bench/waits.py and bench/scale.py, figures in docs/performance.md):
+each connection is a greenlet in the process's event loop, which reads the request and its body,
+writes the answer and does every wait, so a wait costs no thread: a scenario delay or the latency
+knob, a dribbled or bandwidth-paced body (the app yields `Wait` items in the body, offered as
+`environ["report_emulator.wait"]`), a client slow to send its request or to read its answer. Only
+the app's work (Flask, the vendor's logic, the store calls) runs in one of `--threads` work threads
+(gevent's ThreadPool), as waitress ran it: gevent is not monkey-patched in, so a blocking store call
+holds one work thread and never the loop.
 
 Every process drains on SIGTERM: it stops accepting (new connections are refused once every process
 has closed the socket), lets requests already in flight finish for up to `DRAIN_SECONDS`, then exits
 0. `CHANNEL_TIMEOUT` closes a connection with no bytes in or out for that long, and
 `CONNECTION_LIMIT` bounds open connections per process (above it the process stops accepting). The
-server reads no body itself: the app refuses one past its limit from its declared size (or as it
-reads a chunked one) with 413 in the vendor's own envelope, at any size, and the connection closes.
+loop reads a body up to the app's limit plus one byte, and none of one declared past it: the app
+refuses it with 413 in the vendor's own envelope, at any size; the rest is read and dropped, and the
+connection closes.
 """
 from __future__ import annotations
 
