@@ -168,7 +168,11 @@ class Handler(WSGIHandler):
     def run_application(self):
         """Read the body here, make the answer in a work thread, then send it here, waiting where it says."""
         pool = self.server.work_pool
-        body = self.environ["wsgi.input"] = self._read_body()
+        try:
+            body = self.environ["wsgi.input"] = self._read_body()
+        except (socket.timeout, ConnectionError):  # the client stalled (CHANNEL_TIMEOUT) or left mid-body: no answer
+            self.close_connection = True
+            return
         done = True
         try:
             self.result, iterator, items, done = pool.apply(_work, (self.application, self.environ, self.start_response))
