@@ -83,6 +83,27 @@ def test_a_trickling_connection_is_closed(app):
         server.stop()
 
 
+def test_a_body_stalled_midway_is_closed_without_an_answer_and_a_bad_chunk_is_400(app, caplog):
+    """The event loop reads a body before the app runs: a client that stops halfway costs no work
+    thread, and after the idle timeout (shrunk to 1 s) its connection closes with nothing sent and
+    nothing logged as an error. A broken chunked encoding gets 400. The server serves on, with one
+    work thread (`threads=1`), while the stalled client waits."""
+    server = ServerThread(app, threads=1, channel_timeout=1).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as stalled:
+            stalled.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            b"Content-Length: 100\r\n\r\n{\"from\":" % PARKUP.encode())
+            assert requests.get(f"{server.url}/_emulator/health", timeout=10).status_code == 200  # meanwhile
+            assert stalled.recv(1024) == b""  # closed, with no answer
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as broken:
+            broken.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" % PARKUP.encode())
+            assert broken.recv(1024).startswith(b"HTTP/1.1 400 ")
+        assert requests.get(f"{server.url}/_emulator/health", timeout=10).status_code == 200
+        assert not [r for r in caplog.records if "Traceback" in r.getMessage() or r.exc_info]
+    finally:
+        server.stop()
+
+
 def rss_kb(pid: int) -> int:
     with open(f"/proc/{pid}/status") as fh:
         return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
