@@ -1,7 +1,8 @@
 """Engines side by side in one run: req/s on the Strigo event exercises report with `wrk -t1 -c16`,
 one process against two workers for each candidate, and WireMock serving the same bytes as a static stub.
 
-Candidates: waitress (this project's `serve()`, N processes on one pre-bound socket), gunicorn
+Candidates: waitress (this project's `serve()`, N processes on one pre-bound socket; since issue 17 it
+serves with gevent and a work pool, so this row measures that), gunicorn
 (gthread and sync workers, through its public BaseApplication), granian (WSGI, --factory). Each
 worker builds its own app with unshared memory state: a throughput ceiling, not a correct emulator
 for state shared across workers. WireMock: set WIREMOCK_JAR, or `npm install wiremock@3` in

@@ -13,8 +13,8 @@
 
     python bench/scale.py [--seconds 10] [--requests 2000] [--skip-wrk] [--skip-inprocess] [--baseline DIR ...]
 
---baseline DIR adds one process on memory from another source tree (an older revision, extracted with
-`git archive REV emulator | tar -x -C DIR`), to compare single-process throughput across revisions.
+--baseline DIR adds one process on memory and `--workers 2` on `sqlite:` and `redis://` from another source
+tree (an older revision, extracted with `git archive REV emulator | tar -x -C DIR`), to compare across revisions.
 
 Needs wrk, redis-server, and for WireMock a JVM and the jar (see bench/README.md, bench/engines.py).
 """
@@ -72,15 +72,10 @@ def get(url: str) -> bytes:
 
 
 def start_serve(state: str, workers: int, source: str | None = None) -> tuple[subprocess.Popen, str]:
-    """`serve` from this checkout, or (source) one process on memory from another source tree."""
+    """`serve` from this checkout, or from another source tree (source)."""
     port = free_port()
-    if source:
-        command = [sys.executable, "-m", "emulator", "serve", "--port", str(port)]
-        env = {**os.environ, "PYTHONPATH": source}
-    else:
-        command = [os.path.join(os.path.dirname(sys.executable), "report-emulator"), "serve", "--port", str(port),
-                   "--state", state, "--workers", str(workers)]
-        env = None
+    command = [sys.executable, "-m", "emulator", "serve", "--port", str(port), "--state", state, "--workers", str(workers)]
+    env = {**os.environ, "PYTHONPATH": source} if source else None
     proc = subprocess.Popen([*command, "--clock", "manual", "--now", NOW, *CREDENTIALS], cwd=source or None, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -126,11 +121,16 @@ def wrk_part(seconds: int, folder: str, redis_url: str, baselines: list[str]) ->
     configs = [("memory", 1, "memory"), ("sqlite", 1, f"sqlite:{folder}/w1.db"),
                ("sqlite", 2, f"sqlite:{folder}/w2.db"), ("redis", 1, redis_db(redis_url, 1)),
                ("redis", 2, redis_db(redis_url, 2))]
-    configs[1:1] = [(f"baseline {b}", 1, b) for b in baselines]  # next to the memory row they compare with
-    for name, workers, state in configs:
-        if name == "redis":
+    # Each baseline next to the rows it compares with: one process on memory, 2 workers on sqlite: and redis://.
+    configs = [(name, workers, state, None) for name, workers, state in configs]
+    for n, b in enumerate(baselines):
+        configs.insert(1 + n, (f"baseline {b} memory workers=1", 1, "memory", b))
+        configs.append((f"baseline {b} sqlite workers=2", 2, f"sqlite:{folder}/b{n}.db", b))
+        configs.append((f"baseline {b} redis workers=2", 2, redis_db(redis_url, 3 + n), b))
+    for name, workers, state, source in configs:
+        if state.startswith("redis"):
             flush_redis(state)
-        proc, base = start_serve(state, workers, state if name.startswith("baseline") else None)
+        proc, base = start_serve(state, workers, source)
         try:
             same = get(base + path) == body
             url = base + path

@@ -223,7 +223,7 @@ def cli() -> None:
 @option("--journal-cap", type=_range("journal_cap"), default=1000, show_default=True,
         envvar="EMULATOR_JOURNAL_CAP", help="most journal entries kept")
 @option("--threads", type=_range("threads"), default=32, show_default=True, envvar="EMULATOR_THREADS",
-        help="threads per worker")
+        help="work threads per process: they make the answers; waits (delays, slow transfers, slow clients) hold none")
 @option("--credential", "credentials", type=Credential(), multiple=True, envvar="EMULATOR_CREDENTIAL",
         help="override a default credential, e.g. strigo.api_key=secret; repeatable")
 @option("--state", type=StateUrl(), default="memory", show_default=True, envvar="EMULATOR_STATE",

@@ -11,7 +11,7 @@ from .core.admin import admin
 from .core.ui import home, ui
 from .core.clock import wall_now
 from .core.contract import check_request
-from .core.faults import after_vendor_request, before_vendor_request, break_connection, transfer_of
+from .core.faults import after_vendor_request, before_vendor_request, break_connection, held_body, transfer_of
 from .core.limits import (JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, JOURNAL_RESPONSE_BYTES, MAX_BODY_BYTES, bound_entry,
                           too_large_message)
 from .core.registry import Emulator
@@ -31,6 +31,10 @@ class EmulatorFlask(Flask):
         """Every view and hook here is synchronous: skip Flask's per-call coroutine check (hot path)."""
         return func
 
+    def wsgi_app(self, environ, start_response):
+        """The answer, then its hold (a scenario delay or the latency knob: faults.held_body)."""
+        return held_body(environ, super().wsgi_app(environ, start_response))
+
     def full_dispatch_request(self) -> Response:
         """Answer a call whole in one world: when a reset overtook it (one of its writes, the journal's
         last, carried the replaced generation and failed), answer it again in the new world.
@@ -43,6 +47,7 @@ class EmulatorFlask(Flask):
             try:
                 return super().full_dispatch_request()
             except StaleGeneration:
+                request.environ.pop("report_emulator.hold", None)  # the new world decides its own hold
                 vars(g).clear()
                 vars(g).update(saved)
         spec = vendor_for_path(request.path)
@@ -101,9 +106,16 @@ def is_admin_path(path: str) -> bool:
 
 
 def _refuse_large_body():
-    """A declared body past MAX_BODY_BYTES: 413 in the vendor's envelope (or admin JSON), the body unread."""
+    """A body past MAX_BODY_BYTES: 413 in the vendor's envelope (or admin JSON), at any size.
+
+    A declared one is refused unread. A chunked one (no declared size) is read here, up to the limit
+    (Werkzeug stops at it), so that it is refused the same way whatever the handler would do first.
+    """
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise RequestEntityTooLarge()
+    if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        if len(request.get_data(cache=True)) >= MAX_BODY_BYTES:
+            request.stream.read(1)  # Werkzeug stops at the limit; a byte past it raises RequestEntityTooLarge
     return None
 
 
@@ -196,7 +208,8 @@ def _record(response: Response) -> None:
         "vendor": spec.name if spec else None,
         "at": format_instant(emulator.clock.now()),
         "wall_at": wall_now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "duration_ms": round((time.perf_counter() - ctx.get("started", time.perf_counter())) * 1000, 3),
+        # The time to make the answer, plus the hold that follows it (faults.held_body: after this entry is written).
+        "duration_ms": round((time.perf_counter() - ctx.get("started", time.perf_counter())) * 1000 + ctx.get("delay_ms", 0), 3),
         "rule": ctx.get("rule"),
         "fault": fault,
         "delay_ms": ctx.get("delay_ms", 0),  # latency and rule delays the scenario added

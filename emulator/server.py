@@ -1,19 +1,31 @@
-"""Serving the app with waitress (a production WSGI server): one process, or N worker processes on one port.
+"""Serving the app with gevent's WSGI server: one process, or N worker processes on one port.
 
 `serve()` is the one entry point. It binds the port first (so a port in use is an `OSError` before
-anything starts), then serves it from this process (workers == 1) or from N waitress processes that
-share the one listening socket, each building its own app after it starts (store connections are
-not fork-safe). The workers are `multiprocessing` processes started with "spawn", watched by this
+anything starts), then serves it from this process (workers == 1) or from N processes that share the
+one listening socket, each building its own app after it starts (store connections are not
+fork-safe). The workers are `multiprocessing` processes started with "spawn", watched by this
 process: a worker that dies is replaced; SIGTERM or Ctrl-C is passed on to every worker.
 
+Why gevent with a work pool (bench/waits.py and bench/scale.py, figures in docs/performance.md):
+each connection is a greenlet in the process's event loop, which reads the request and its body,
+writes the answer and does every wait, so a wait costs no thread: a scenario delay or the latency
+knob, a dribbled or bandwidth-paced body (the app yields `Wait` items in the body, offered as
+`environ["report_emulator.wait"]`), a client slow to send its request or to read its answer. Only
+the app's work (Flask, the vendor's logic, the store calls) runs in one of `--threads` work threads
+(gevent's ThreadPool), as waitress ran it: gevent is not monkey-patched in, so a blocking store call
+holds one work thread and never the loop.
+
 Every process drains on SIGTERM: it stops accepting (new connections are refused once every process
-has closed the socket), lets requests already in flight finish for up to `DRAIN_SECONDS`, then exits 0.
-Waitress reads requests in its event loop and hands only complete ones to its threads, so slow or
-half-sent connections cost no thread; `CHANNEL_TIMEOUT` closes a connection with no traffic for that
-long, and `CONNECTION_LIMIT` bounds open connections per process.
+has closed the socket), lets requests already in flight finish for up to `DRAIN_SECONDS`, then exits
+0. `CHANNEL_TIMEOUT` closes a connection with no bytes in or out for that long, and
+`CONNECTION_LIMIT` bounds open connections per process (above it the process stops accepting). The
+loop reads a body up to the app's limit plus one byte, and none of one declared past it: the app
+refuses it with 413 in the vendor's own envelope, at any size; the rest is read and dropped, and the
+connection closes.
 """
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing
 import os
@@ -21,38 +33,35 @@ import multiprocessing.connection
 import resource
 import signal
 import socket
+import struct
+import tempfile
 import threading
 import time
-import warnings
 from typing import Callable
 
-from waitress.server import create_server
+import gevent
+import gevent.pywsgi
+from gevent.pool import Pool
+from gevent.pywsgi import WSGIHandler, WSGIServer
+from gevent.threadpool import ThreadPool
 
 log = logging.getLogger(__name__)
 
 # Figures, documented in the README's "Server" section.
-from .core.limits import MAX_BODY_BYTES  # the app answers a body above 10 MiB with 413 in the vendor's envelope
-# The server refuses a body above 20 MiB (413, waitress's plain text) before reading any of it. It sits
-# above the app's figure because waitress reads a whole body before the app sees it: between the two,
-# the body is spooled to a temporary file (never held in memory) and the app answers in the envelope.
-SERVER_MAX_BODY_BYTES = 2 * MAX_BODY_BYTES
+from .core.limits import MAX_BODY_BYTES  # noqa: E402  the app answers a body above 10 MiB with 413 in the vendor's envelope
 DRAIN_SECONDS = 10.0  # on SIGTERM, in-flight requests get this long to finish
 CHANNEL_TIMEOUT = 20  # seconds with no bytes in or out before a connection (idle, or trickling a request) is closed
-CLEANUP_INTERVAL = 5  # seconds between waitress's checks for such connections
 CONNECTION_LIMIT = 4000  # open connections per process; above it the process stops accepting until some close
-THREADS = 32
+THREADS = 32  # --threads: the work pool, the threads that run the app; no wait holds one
+BATCH_BYTES = 256 * 1024  # an answer's body is taken from the app (in its work thread) this much at a time
+SPOOL_BYTES = 512 * 1024  # a request body above this waits for the app in a temporary file, not in memory
+READ_BYTES = 64 * 1024  # a request body is read (or, past the limit, discarded) this much at a time
+DISCARD_SECONDS = 30  # after a 413 for a body past the limit, what the client still sends is read and dropped this long,
+DISCARD_IDLE_SECONDS = 1  # or until it sends nothing for this long; then the connection closes
+MAX_REQUEST_LINE_BYTES = 256 * 1024  # a longer request line (path and query) is refused with 414
+# gevent reads the request line (and each header line) up to this module-wide figure (8 KiB by default).
+gevent.pywsgi.MAX_REQUEST_LINE = MAX_REQUEST_LINE_BYTES
 PARENT_CHECK_SECONDS = 0.5  # how often a worker checks that its main process is alive
-
-
-def _send_buffering() -> dict:
-    """Buffer a response's writes up to 64 KB before sending (waitress sends at every write by
-    default): a typical report then goes out in one send, about 15% more requests per second.
-
-    `send_bytes` is deprecated in waitress 3, so it is passed only while waitress still knows it.
-    """
-    from waitress.adjustments import Adjustments
-
-    return {"send_bytes": 64 * 1024} if any(name == "send_bytes" for name, _ in Adjustments._params) else {}
 
 
 def _raise_open_file_limit(connections: int) -> None:
@@ -86,65 +95,228 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-class Waitress:
-    """One waitress server on a bound socket, with a drain (waitress has no public graceful stop)."""
+class Wait:
+    """A pause in an answer's body (faults.pause_function yields one): the server waits it out in its
+    event loop, holding no thread."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+
+def _pull(iterator, result) -> tuple[list, bool]:
+    """In a work thread: the body's next items, up to BATCH_BYTES or a Wait; True once it is done (and closed)."""
+    items, size = [], 0
+    for item in iterator:
+        items.append(item)
+        if isinstance(item, Wait):
+            return items, False
+        size += len(item)
+        if size >= BATCH_BYTES:
+            return items, False
+    _close(result)
+    return items, True
+
+
+def _work(app, environ, start_response) -> tuple:
+    """In a work thread: the app's answer (status and headers through start_response) and its first items."""
+    result = app(environ, start_response)
+    try:
+        iterator = iter(result)
+        items, done = _pull(iterator, result)
+    except BaseException:
+        _close(result)
+        raise
+    return result, iterator, items, done
+
+
+def _close(result) -> None:
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
+
+
+class Handler(WSGIHandler):
+    """gevent's handler, with the app's work in a thread of the work pool (`--threads`) and everything
+    else in the event loop: reading the request and its body, the waits, writing the answer, a reset."""
+
+    body_unread = False
+
+    def handle(self):
+        self.socket.settimeout(self.server.channel_timeout)  # per read or write: an idle or trickling client is let go
+        # gevent sends the head and the body in separate writes: without this, Nagle's algorithm and the
+        # client's delayed ACK hold the body about 40 ms on a keep-alive connection.
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().handle()
+
+    def get_environ(self):
+        environ = super().get_environ()
+        environ.setdefault("REQUEST_URI", self.path)  # the raw request target, as waitress gave it (the recording proxy reads it)
+        environ["wsgi.input_terminated"] = True  # the body is read here (_read_body): Werkzeug may read a chunked one
+        environ["report_emulator.wait"] = Wait
+        environ["report_emulator.reset"] = self.reset_connection
+        return environ
+
+    def handle_one_response(self):
+        self.server.in_flight += 1
+        try:
+            super().handle_one_response()
+        finally:
+            self.server.in_flight -= 1
+
+    def run_application(self):
+        """Read the body here, make the answer in a work thread, then send it here, waiting where it says."""
+        pool = self.server.work_pool
+        try:
+            body = self.environ["wsgi.input"] = self._read_body()
+        except (socket.timeout, ConnectionError):  # the client stalled (CHANNEL_TIMEOUT) or left mid-body: no answer
+            self.close_connection = True
+            return
+        done = True
+        try:
+            self.result, iterator, items, done = pool.apply(_work, (self.application, self.environ, self.start_response))
+            while True:
+                for item in items:
+                    if isinstance(item, Wait):
+                        gevent.sleep(item.seconds)
+                    elif item:
+                        self.write(item)
+                if done:
+                    break
+                items, done = pool.apply(_pull, (iterator, self.result))
+            if self.status and not self.headers_sent:
+                self.write(b"")
+            if self.response_use_chunked and not self.reset:
+                self._sendall(b"0\r\n\r\n")
+        finally:
+            if not done:
+                pool.apply(_close, (self.result,))
+            self.result = None
+            body.close()
+        if self.body_unread:
+            self._discard_body()
+
+    def start_response(self, status, headers, exc_info=None):
+        if self.body_unread:  # the answer to a body past the limit (413) says that the connection closes after it
+            headers = [*headers, ("Connection", "close")]
+        return super().start_response(status, headers, exc_info)
+
+    def _read_body(self):
+        """The request's body, read in the event loop (no thread waits for a slow client), at most
+        MAX_BODY_BYTES + 1 of it: a larger one is the app's to refuse (413 in the vendor's envelope).
+
+        A declared size past the limit is not read at all: the app refuses it from its Content-Length.
+        Up to SPOOL_BYTES it is kept in memory, above that in a temporary file.
+        """
+        self.body_unread = False
+        declared = int(self.environ.get("CONTENT_LENGTH") or 0)  # gevent has checked that it is a number
+        chunked = "chunked" in self.environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if declared > MAX_BODY_BYTES:
+            self.body_unread = True
+            return io.BytesIO()
+        if not declared and not chunked:
+            return io.BytesIO()
+        body = tempfile.SpooledTemporaryFile(SPOOL_BYTES)
+        left = MAX_BODY_BYTES + 1
+        while left > 0:
+            data = self.wsgi_input.read(min(READ_BYTES, left))
+            if not data:
+                break
+            body.write(data)
+            left -= len(data)
+        self.body_unread = left <= 0
+        body.seek(0)
+        return body
+
+    def _discard_body(self) -> None:
+        """After a 413 for a body left unread: read and drop what the client still sends (for up to
+        DISCARD_SECONDS, until it pauses DISCARD_IDLE_SECONDS), so that a client that sends its whole
+        body before it reads gets the answer rather than a reset; then close the connection."""
+        self.close_connection = True
+        try:
+            self.socket.settimeout(DISCARD_IDLE_SECONDS)
+            with gevent.Timeout(DISCARD_SECONDS, False):
+                while self.wsgi_input.read(READ_BYTES):
+                    pass
+        except OSError:  # the client went away, or broke its chunked encoding
+            pass
+        try:
+            self.socket.shutdown(socket.SHUT_RD)  # anything left reads as the end: gevent's own discard stops at once
+        except OSError:
+            pass
+
+    @property
+    def reset(self) -> bool:
+        return getattr(self, "_reset", False)
+
+    def reset_connection(self) -> None:
+        """connection_reset (called from the app's work thread): write nothing, and close with
+        SO_LINGER 0, which sends RST."""
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._reset = True
+        self.close_connection = True
+
+    def write(self, data):
+        if self.reset:
+            return
+        super().write(data)
+
+    def log_request(self):
+        pass  # --log-requests logs vendor calls from the app
+
+
+class Server:
+    """gevent's WSGIServer on a bound socket, in the calling thread's own gevent hub; with a drain."""
 
     def __init__(self, app, sock: socket.socket, threads: int = THREADS, channel_timeout: float = CHANNEL_TIMEOUT,
-                 cleanup_interval: float = CLEANUP_INTERVAL, connection_limit: int = CONNECTION_LIMIT):
+                 connection_limit: int = CONNECTION_LIMIT):
         _raise_open_file_limit(connection_limit)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # send_bytes: see _send_buffering
-            self.server = create_server(
-                app,
-                sockets=[sock],
-                threads=threads,
-                asyncore_loop_timeout=1,  # stop() wakes the loop through its trigger, so no poll wait
-                asyncore_use_poll=True,  # select() cannot watch descriptors above 1024
-                channel_timeout=channel_timeout,
-                cleanup_interval=cleanup_interval,
-                connection_limit=connection_limit,
-                max_request_body_size=SERVER_MAX_BODY_BYTES + 1,  # waitress refuses a body of this size or more
-                clear_untrusted_proxy_headers=True,
-                ident="report-emulator",
-                **_send_buffering(),
-            )
+        self.sock = sock
+        self.app = app
+        self.threads = threads
+        self.channel_timeout = channel_timeout
+        self.connection_limit = connection_limit
+        self.server: WSGIServer | None = None
+        self.hub = None
         self._draining = False
 
     def run(self) -> None:
-        """Serve until stop() or drain() has closed every socket."""
-        self.server.run()
-        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+        """Serve until stop() or drain() (from any thread) has closed everything."""
+        self.hub = gevent.get_hub()
+        self.sock.setblocking(False)  # gevent accepts in its loop: a blocking accept would stall it
+        self.server = WSGIServer(self.sock, self.app, handler_class=Handler, spawn=Pool(self.connection_limit), log=None,
+                                 error_log=log)
+        self.server.channel_timeout = self.channel_timeout
+        self.server.in_flight = 0
+        self.server.work_pool = self.pool = ThreadPool(self.threads)
+        try:
+            self.server.serve_forever()
+        finally:
+            self.pool.kill()
+
+    def _call(self, func) -> None:
+        """Run func in the server's hub (thread-safe; from a signal handler too)."""
+        if self.hub is not None:
+            self.hub.loop.run_callback_threadsafe(func)
 
     def stop(self) -> None:
-        """Close every socket from inside the loop (woken by its trigger); in-flight requests are cut."""
-        from waitress import wasyncore
-
-        try:
-            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
-        except OSError:
-            pass  # the trigger is already closed: the loop is closing everything itself
+        """Close every socket; requests in flight are cut."""
+        self._call(lambda: gevent.spawn(self.server.stop, timeout=0))
 
     def drain(self, grace: float = DRAIN_SECONDS) -> None:
         """Stop accepting now; close everything once no request is in flight, or after `grace` seconds."""
         if self._draining:
             return
         self._draining = True
-        from waitress import wasyncore
-
-        # Close the listening socket only (the server's own close() also closes the loop's trigger).
-        self.server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(self.server))
-        threading.Thread(target=self._drain, args=(grace,), name="report-emulator-drain", daemon=True).start()
+        self._call(lambda: gevent.spawn(self._drain, grace))
 
     def _drain(self, grace: float) -> None:
+        self.server.close()  # stop accepting (idle keep-alive connections are closed by stop below)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and self._in_flight():
-            time.sleep(0.05)
-        self.stop()
-
-    def _in_flight(self) -> bool:
-        """A request is being handled, or its answer is not all sent yet."""
-        channels = list(self.server.active_channels.values())
-        return any(channel.requests or channel.total_outbufs_len for channel in channels)
+        while time.monotonic() < deadline and self.server.in_flight:
+            gevent.sleep(0.05)
+        self.server.stop(timeout=0)
 
 
 class ServerThread:
@@ -155,9 +327,8 @@ class ServerThread:
         self.host = host
         self.sock = bind(host, port)
         self.port = self.sock.getsockname()[1]
-        self.waitress = Waitress(app, self.sock, threads, **limits)
-        self.server = self.waitress.server
-        self._thread = threading.Thread(target=self.waitress.run, name="report-emulator", daemon=True)
+        self.engine = Server(app, self.sock, threads, **limits)
+        self._thread = threading.Thread(target=self.engine.run, name="report-emulator", daemon=True)
 
     @property
     def url(self) -> str:
@@ -166,20 +337,22 @@ class ServerThread:
 
     def start(self) -> "ServerThread":
         self._thread.start()
+        while self.engine.server is None and self._thread.is_alive():
+            time.sleep(0.001)
         return self
 
     def stop(self) -> None:
-        self.waitress.stop()
+        self.engine.stop()
         self._thread.join(timeout=5)
 
     def drain(self, grace: float = DRAIN_SECONDS) -> None:
-        self.waitress.drain(grace)
+        self.engine.drain(grace)
         self._thread.join(timeout=grace + 5)
 
 
 def _serve_here(app, sock: socket.socket, threads: int) -> None:
     """Serve on this process's main thread until SIGTERM or Ctrl-C, which drain."""
-    server = Waitress(app, sock, threads)
+    server = Server(app, sock, threads)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.drain())
     server.run()

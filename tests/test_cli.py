@@ -196,7 +196,7 @@ def test_scenario_folder_loads_every_file_in_name_order(run_server, tmp_path):
 
 def test_log_requests_prints_one_line_per_vendor_call(run_server):
     port = free_port()
-    # The request lines go to standard output; waitress's own warnings (e.g. "Task queue depth" on a
+    # The request lines go to standard output; the server's own warnings (e.g. a handler's error on a
     # busy machine) go to standard error and are not part of them.
     proc = run_server([SCRIPT, "--port", str(port), "--log-requests", "--scenario", "parkup-outage"],
                       stderr=subprocess.DEVNULL)

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from emulator.app import create_app
-from emulator.server import CONNECTION_LIMIT, MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES, ServerThread, bind, serve
+from emulator.server import CONNECTION_LIMIT, MAX_BODY_BYTES, ServerThread, bind, serve
 from emulator.settings import Settings
 
 PARKUP = "/api/v3/business/report/event/user"
@@ -56,7 +56,7 @@ def test_half_sent_connections_beyond_the_old_cap_do_not_block_new_clients(app):
 
 def test_a_trickling_connection_is_closed(app):
     """One byte at a time, slower than the idle timeout (shrunk here from 20 s to 1 s): the server hangs up."""
-    server = ServerThread(app, channel_timeout=1, cleanup_interval=0.5).start()
+    server = ServerThread(app, channel_timeout=1).start()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
             closed = False
@@ -79,6 +79,27 @@ def test_a_trickling_connection_is_closed(app):
                     break
             assert closed
         assert requests.get(f"{server.url}/_emulator/health", timeout=10).status_code == 200
+    finally:
+        server.stop()
+
+
+def test_a_body_stalled_midway_is_closed_without_an_answer_and_a_bad_chunk_is_400(app, caplog):
+    """The event loop reads a body before the app runs: a client that stops halfway costs no work
+    thread, and after the idle timeout (shrunk to 1 s) its connection closes with nothing sent and
+    nothing logged as an error. A broken chunked encoding gets 400. The server serves on, with one
+    work thread (`threads=1`), while the stalled client waits."""
+    server = ServerThread(app, threads=1, channel_timeout=1).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as stalled:
+            stalled.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            b"Content-Length: 100\r\n\r\n{\"from\":" % PARKUP.encode())
+            assert requests.get(f"{server.url}/_emulator/health", timeout=10).status_code == 200  # meanwhile
+            assert stalled.recv(1024) == b""  # closed, with no answer
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as broken:
+            broken.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" % PARKUP.encode())
+            assert broken.recv(1024).startswith(b"HTTP/1.1 400 ")
+        assert requests.get(f"{server.url}/_emulator/health", timeout=10).status_code == 200
+        assert not [r for r in caplog.records if "Traceback" in r.getMessage() or r.exc_info]
     finally:
         server.stop()
 
@@ -128,20 +149,19 @@ def test_an_oversized_body_is_refused_without_the_server_growing_by_its_size():
         declared = send_body(port, b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                              b"Content-Length: %d\r\n\r\n" % (PARKUP.encode(), 100 * len(megabyte)), [megabyte] * 100)
         assert declared.startswith(b"HTTP/1.1 413 ")
+        assert b'"message"' in declared or b'"error"' in declared  # ParkUp's own envelope, not a server's plain text
         chunked = send_body(port, b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                             b"Transfer-Encoding: chunked\r\n\r\n" % PARKUP.encode(),
                             [b"%x\r\n%s\r\n" % (len(megabyte), megabyte)] * 100)
         assert chunked.startswith(b"HTTP/1.1 413 ")
         grown_mb = (rss_kb(proc.pid) - before) / 1024
         assert grown_mb < 20, f"the server grew by {grown_mb:.0f} MB for two 100 MB bodies"
-        # Above the app's limit but within the server's, the body reaches the app, which answers in the
-        # vendor's envelope; the server's plain-text refusal is only for bodies past its own limit.
-        assert MAX_BODY_BYTES < SERVER_MAX_BODY_BYTES < 100 * len(megabyte)
+        # At any declared size (here 1 TB) the answer is the vendor's own 413 envelope, sent before any of the body.
         over_app = requests.post(f"{url}{PARKUP}", data=b" " * (MAX_BODY_BYTES + 1), headers={"Content-Type": "application/json"})
-        assert b"exceeds max_body" not in over_app.content
-        past_server = send_body(port, b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
-                                % (PARKUP.encode(), SERVER_MAX_BODY_BYTES + 1), [])
-        assert past_server.startswith(b"HTTP/1.1 413 ") and b"exceeds max_body" in past_server
+        assert over_app.status_code == 413
+        huge = send_body(port, b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (PARKUP.encode(), 2**40), [])
+        assert huge.startswith(b"HTTP/1.1 413 ")
+        assert huge.split(b"\r\n\r\n", 1)[1] == over_app.content  # the same envelope
         assert requests.get(f"{url}/_emulator/health").status_code == 200
     finally:
         proc.terminate()

@@ -93,7 +93,7 @@ class Server:
         return [int(line.split()[0]) for line in out.splitlines() if "spawn_main" in line]
 
     def listening(self, pid: int) -> bool:
-        """The worker has built its app and entered waitress (its main thread waits in poll)."""
+        """The worker has built its app and entered the server (its main thread waits in poll)."""
         try:
             with open(f"/proc/{pid}/wchan") as fh:
                 return "poll" in fh.read()

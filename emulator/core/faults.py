@@ -3,8 +3,13 @@
 `before_vendor_request` runs before every vendor handler: it draws the vendor's latency, asks the
 active scenario which rule (if any) answers, and then sleeps, answers, or lets the vendor answer
 (a delay-only rule, or `malformed_body`, which cuts the vendor's own answer in
-`after_vendor_request`). `break_connection` runs after the journal has recorded the request. Delays sleep in the request's own thread: waitress serves the others
-from its other threads meanwhile.
+`after_vendor_request`). `break_connection` runs after the journal has recorded the request.
+
+Every wait (a delay, the latency knob, a dribbled or paced body) is part of the answer's body, after
+the app has made the answer and recorded it: the body yields `environ["report_emulator.wait"](seconds)`
+and the server (emulator/server.py) waits in its event loop, holding no thread, while every other
+request is served. Under another WSGI server (no such key) the body sleeps with `time.sleep`.
+A held call therefore finishes as it started: a reset or a new scenario during its wait changes nothing of it.
 """
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ def before_vendor_request() -> Response | None:
             g.bandwidth = bandwidth["bytes_per_second"]
     rule = active.pick(request)
     if rule is None:
-        _sleep(pause_ms)
+        _hold(pause_ms)
         return None
     g.rule = rule.name
     if rule.bandwidth:
@@ -44,9 +49,9 @@ def before_vendor_request() -> Response | None:
         g.after_bytes = rule.after_bytes
     pause_ms += rule.delay_ms
     if rule.respond is not None:
-        _sleep(pause_ms + rule.respond.get("delay_ms", 0))
+        _hold(pause_ms + rule.respond.get("delay_ms", 0))
         return canned_response(rule.respond)
-    _sleep(pause_ms)
+    _hold(pause_ms)
     if rule.fault:
         g.fault = rule.fault
     if rule.fault == "connection_reset":
@@ -59,7 +64,7 @@ def before_vendor_request() -> Response | None:
 def after_vendor_request(response: Response) -> Response:
     """malformed_body: the vendor's own answer, cut in half (so it is no longer valid JSON).
 
-    truncated_body, chunked_dribble, bandwidth: the answer's body is sent by `shaped_body`.
+    truncated_body, chunked_dribble, bandwidth: the answer's body is sent by `shape_body`.
     """
     fault = g.get("fault")
     if fault == "malformed_body":
@@ -95,7 +100,7 @@ def shape_body(response: Response, truncate: bool, after_bytes: int | None, drib
     if truncate:
         keep = length // 2 if after_bytes is None else min(after_bytes, length)
     chunks = response.iter_encoded()
-    sleep = pause_function(request.environ)
+    pause = pause_function(request.environ)
     closing = getattr(response.response, "close", None)
 
     def pieces():
@@ -119,11 +124,11 @@ def shape_body(response: Response, truncate: bool, after_bytes: int | None, drib
         size = -(-len(body) // n) if body else 0
         for i in range(n):
             if i:
-                sleep(interval)
+                yield from pause(interval)
             piece = body[i * size:(i + 1) * size]
             if piece or i == 0:
                 yield piece
-        sleep(interval)
+        yield from pause(interval)
 
     def paced():
         if not bytes_per_second:
@@ -131,9 +136,12 @@ def shape_body(response: Response, truncate: bool, after_bytes: int | None, drib
             return
         step = max(1, int(bytes_per_second * PACE_SECONDS))
         for chunk in dribbled():
+            if not isinstance(chunk, bytes):  # the dribble's own pause
+                yield chunk
+                continue
             for start in range(0, len(chunk), step):
                 piece = chunk[start:start + step]
-                sleep(len(piece) / bytes_per_second)
+                yield from pause(len(piece) / bytes_per_second)
                 yield piece
 
     def body():
@@ -148,14 +156,49 @@ def shape_body(response: Response, truncate: bool, after_bytes: int | None, drib
 
 
 def pause_function(environ: dict):
-    """How this request waits: the server's own cooperative sleep when it offers one, else time.sleep."""
-    return environ.get("report_emulator.sleep") or time.sleep
+    """How a body waits: `yield from pause(seconds)`. With this project's server, the body yields the
+    server's wait marker and the server waits in its event loop (no thread); else it sleeps here."""
+    wait = environ.get("report_emulator.wait")
+
+    def pause(seconds: float):
+        if seconds <= 0:
+            return
+        if wait is not None:
+            yield wait(seconds)
+        else:
+            time.sleep(seconds)
+
+    return pause
+
+
+def held_body(environ: dict, body):
+    """The app's WSGI answer, held `environ["report_emulator.hold"]` seconds before its first byte.
+
+    The app sets that key (a rule's delay, the latency knob) while it makes the answer; the wait runs
+    once the answer is made and recorded, as the body's first step. So with this project's server it
+    costs no thread, and a reset or a new scenario meanwhile changes nothing of it.
+    """
+    seconds = environ.pop("report_emulator.hold", 0)
+    if not seconds:
+        return body
+    pause = pause_function(environ)
+
+    def held():
+        try:
+            yield from pause(seconds)
+            yield from body
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return held()
 
 
 def break_connection(response: Response) -> Response:
     """connection_reset, once the journal has the request (so a client that sees the reset sees the entry)."""
     if g.get("fault") == "connection_reset" and not reset_connection(request.environ):
-        log.warning("connection_reset needs the waitress server; answering with an empty response instead")
+        log.warning("connection_reset needs the emulator's own server; answering with an empty response instead")
     return response
 
 
@@ -174,30 +217,20 @@ def canned_response(respond: dict) -> Response:
 
 
 def reset_connection(environ: dict) -> bool:
-    """Close the client's socket with no answer, as a TCP reset; False when not served by waitress.
+    """Close the client's socket with no answer, as a TCP reset; False when the server offers no way to.
 
-    The channel (waitress's connection object) is reached through the `waitress.client_disconnected`
-    callable it puts in the environ. SO_LINGER 0 makes the close send RST; marking the channel as
-    disconnected keeps the task from writing, and `will_close` plus a trigger has waitress's own
-    loop close the socket, so its bookkeeping stays right and it keeps serving everything else.
+    The server (emulator/server.py) puts `report_emulator.reset` in the environ: it writes nothing
+    of the answer and closes the socket with SO_LINGER 0, which sends RST.
     """
-    probe = environ.get("waitress.client_disconnected")
-    channel = getattr(probe, "__self__", None)
-    sock = getattr(channel, "socket", None)
-    if sock is None:
+    reset = environ.get("report_emulator.reset")
+    if reset is None:
         return False
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass  # already gone: closing it is all that is left
-    channel.connected = False
-    channel.will_close = True
-    channel.server.pull_trigger()
+    reset()
     return True
 
 
-def _sleep(ms: float) -> None:
-    """Hold this request for ms milliseconds (recorded in the journal as delay_ms)."""
+def _hold(ms: float) -> None:
+    """Hold this request for ms milliseconds once its answer is made (recorded in the journal as delay_ms)."""
     g.delay_ms = round(ms, 3)
     if ms > 0:
-        pause_function(request.environ)(ms / 1000)
+        request.environ["report_emulator.hold"] = ms / 1000  # held_body waits it out
