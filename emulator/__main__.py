@@ -152,6 +152,12 @@ def cli() -> None:
               help="worker processes (more than 1 needs a sqlite: or redis:// state)")
 @click.option("--log-requests", is_flag=True, type=StrictBool(), default=False, envvar="EMULATOR_LOG_REQUESTS",
               help="print one line per vendor call")
+@click.option("--max-tenants", type=_range("max_tenants"), default=1000, show_default=True,
+              envvar="EMULATOR_MAX_TENANTS", help="most tenants (/tenants/<tenant>/...) besides default")
+@click.option("--tenant-idle-hours", type=click.FloatRange(0, 24 * 365, min_open=True), default=24.0,
+              show_default=True, envvar="EMULATOR_TENANT_IDLE_HOURS", help="remove a tenant unused this long")
+@click.option("--snapshot", type=click.Path(exists=True, dir_okay=False), default=None, envvar="EMULATOR_SNAPSHOT",
+              help="start every new tenant from this snapshot (GET /_emulator/snapshot)")
 def serve(**options) -> None:
     """Run the emulator (the default command)."""
     settings = settings_from_options(options)

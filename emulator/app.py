@@ -12,7 +12,8 @@ from .core.clock import wall_now
 from .core.contract import check_request
 from .core.faults import after_vendor_request, before_vendor_request, break_connection
 from .core.limits import JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, MAX_BODY_BYTES, bound_entry, too_large_message
-from .core.registry import Emulator
+from .core.registry import Emulator, Worlds, unpin
+from .core.tenants import ENVIRON_KEY, DEFAULT_TENANT, TenantLimit, TenantPaths, Tenants, current_emulator
 from .request_log import log_request
 from .settings import Settings, format_instant
 from .vendors import VENDORS
@@ -32,19 +33,29 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # vendors' field order is part of their contract
     # A larger body is refused with 413 (see _refuse_large_body), also where a view reads it or a form.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY_BYTES
-    emulator = Emulator(settings)
-    app.extensions["emulator"] = emulator
+    worlds = Worlds()  # shared by every tenant: one world per identity in this process
+
+    def build(tenant: str, store=None) -> Emulator:
+        made = Emulator(settings, store, worlds, tenant=tenant)
+        for vendor in VENDORS:
+            made.add_vendor(vendor)
+        return made
+
+    emulator = build(DEFAULT_TENANT)
+    app.extensions["emulator"] = emulator  # the tenant `default` (the unprefixed paths)
+    app.extensions["tenants"] = Tenants(emulator, build, settings.max_tenants, settings.tenant_idle_hours)
+    app.wsgi_app = TenantPaths(app.wsgi_app)  # /tenants/<tenant>/... (core/tenants.py)
     # Registered before the vendors' own app-wide hooks (Strigo's rate limiter), so that the contract
     # check and the scenario's rules come first (a rule answers before anything of the vendor's runs)
     # and the journal records last, the answer as sent. One hook each side: less per-request overhead.
+    app.before_request(_pick_tenant)
     app.before_request(_refuse_large_body)
     app.before_request(_before_vendor_request)
     app.after_request(_after_vendor_request)
-    app.teardown_request(lambda _exc: emulator.unpin())
+    app.teardown_request(lambda _exc: unpin())
     app.register_blueprint(admin)
     app.register_blueprint(ui)  # the dashboard, /_emulator/ui
     for vendor in VENDORS:
-        emulator.add_vendor(vendor)
         app.register_blueprint(vendor.blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -55,7 +66,20 @@ def vendor_for_path(path: str):
     """The vendor spec whose prefixes cover path, or None (admin and unknown paths)."""
     from flask import current_app
 
-    return current_app.extensions["emulator"].vendor_for_path(path)
+    return current_emulator().vendor_for_path(path)
+
+
+def _pick_tenant():
+    """The request's first step: the tenant's Emulator (core/tenants.py); past the limit, 503."""
+    name = request.environ.get(ENVIRON_KEY, DEFAULT_TENANT)
+    try:
+        g.emulator = current_app.extensions["tenants"].get(name)
+    except TenantLimit as exc:
+        spec = vendor_for_path(request.path)
+        if spec is not None:
+            return spec.error_response(503, exc.message)
+        return jsonify({"error": exc.message, "errors": {"tenant": [exc.message]}}), 503
+    return None
 
 
 def _refuse_large_body():
@@ -70,7 +94,7 @@ def _before_vendor_request():
 
     Before a vendor handler also: start the timer, check the contract, then the scenario's rules and faults.
     """
-    current_app.extensions["emulator"].sync()
+    current_emulator().sync()
     if request.path.startswith("/_emulator"):
         return None
     g.started = time.perf_counter()
@@ -95,7 +119,7 @@ def _check_contract():
     Runs on every request, so it stays cheap: one dict lookup for the operation, schema instances made
     once per operation (core/contract.py), the body read only where the operation has one.
     """
-    emulator = current_app.extensions["emulator"]
+    emulator = current_emulator()
     spec = emulator.vendor_specs.get(request.blueprint or "")
     if spec is None or spec.contract is None:
         return None
@@ -123,7 +147,7 @@ def _record(response: Response) -> None:
     """One journal entry for a vendor call (the proxies are resolved once: this runs on every call)."""
     req = request._get_current_object()
     ctx = g._get_current_object()
-    emulator = current_app.extensions["emulator"]
+    emulator = current_emulator()
     spec = emulator.vendor_for_path(req.path)
     try:
         body = req.get_data(cache=True)

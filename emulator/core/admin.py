@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from ..settings import format_instant, parse_instant
 from .limits import LimitExceeded, read_json
 from .scenarios import MatchSchema, json_subset
+from .tenants import current_emulator
 
 admin = Blueprint("_emulator", __name__, url_prefix="/_emulator")
 
@@ -90,7 +91,7 @@ class AdvanceSchema(Schema):
 
 
 def emulator():
-    return current_app.extensions["emulator"]
+    return current_emulator()
 
 
 def clock_json() -> dict:
@@ -324,3 +325,26 @@ window.ui = SwaggerUIBundle({
 });
 </script></body></html>
 """
+
+
+@admin.get("/tenants")
+def tenants():
+    """Every tenant of this server (default first), with when it was made and last used (to the minute)."""
+    return jsonify({"tenants": current_app.extensions["tenants"].listing()})
+
+
+@admin.delete("/tenants/<tenant>")
+def remove_tenant(tenant: str):
+    """Remove a tenant and everything it holds; its next call makes it again, fresh."""
+    from .tenants import DEFAULT_TENANT, NAME_RULE, TENANT_NAME, UnknownTenant
+
+    if not TENANT_NAME.fullmatch(tenant):
+        raise AdminError(f"no tenant {tenant[:80]!r}: {NAME_RULE}", {"tenant": [NAME_RULE]}, 404)
+    if tenant == DEFAULT_TENANT:
+        raise AdminError("the tenant default cannot be removed; POST /_emulator/reset clears it",
+                         {"tenant": ["default cannot be removed"]})
+    try:
+        current_app.extensions["tenants"].remove(tenant)
+    except UnknownTenant as exc:
+        raise AdminError(exc.message, {"tenant": ["no such tenant"]}, 404) from None
+    return jsonify({"removed": tenant})

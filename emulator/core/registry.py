@@ -32,7 +32,38 @@ from .world import World
 
 VIOLATIONS_MAX_BYTES = 4 * 1024 * 1024  # recorded contract violations kept, in bytes of JSON
 
-_pinned: contextvars.ContextVar["Snapshot | None"] = contextvars.ContextVar("emulator_snapshot", default=None)
+# The request's pinned snapshot, with the Emulator (the tenant) it belongs to.
+_pinned: contextvars.ContextVar["tuple[Emulator, Snapshot] | None"] = contextvars.ContextVar("emulator_snapshot", default=None)
+
+
+def unpin() -> None:
+    """Forget the request's pinned snapshot (the app's teardown step)."""
+    _pinned.set(None)
+
+
+class Worlds:
+    """Worlds by identity, built once per process and shared by every tenant with the same identity
+    (a world is derived and read-only: tenants on the start-up settings share one, caches included)."""
+
+    KEEP = 8  # worlds kept; a scenario flip and back, and a few tenants with their own seeds, cost nothing
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._worlds: dict[tuple, World] = {}
+
+    def get(self, identity: dict) -> World:
+        key = (identity["seed"], identity["anchor"], identity["scale"], repr(identity.get("overrides") or {}))
+        world = self._worlds.get(key)
+        if world is None:
+            with self._lock:
+                world = self._worlds.get(key)
+                if world is None:
+                    world = World(identity["seed"], parse_instant(identity["anchor"]), identity["scale"],
+                                  dict(identity.get("overrides") or {}))
+                    if len(self._worlds) >= self.KEEP:
+                        self._worlds.pop(next(iter(self._worlds)))
+                    self._worlds[key] = world
+        return world
 
 
 @dataclass(frozen=True)
@@ -50,7 +81,8 @@ class Snapshot:
 
 
 class Emulator:
-    def __init__(self, settings: Settings, store: Store | None = None):
+    def __init__(self, settings: Settings, store: Store | None = None, worlds: Worlds | None = None,
+                 tenant: str = "default"):
         self.settings = settings
         self.store = store or open_store(getattr(settings, "state", "memory"))
         identity = self.store.identity()
@@ -59,7 +91,8 @@ class Emulator:
         self.vendors: dict[str, VendorModel] = {}
         self.vendor_specs: dict[str, Vendor] = {}
         self._lock = threading.RLock()
-        self._worlds: dict[tuple, World] = {}
+        self._worlds = worlds or Worlds()
+        self.tenant = tenant
         self._snapshot: Snapshot | None = None
         self.clock = Clock(self)
         self.journal = Journal(self.store, settings.journal_cap)
@@ -83,15 +116,16 @@ class Emulator:
     def sync(self) -> Snapshot:
         """Re-read the state if another process (or thread) changed it, and pin it for this request."""
         snapshot = self._current()
-        _pinned.set(snapshot)
+        _pinned.set((self, snapshot))
         return snapshot
 
     def unpin(self) -> None:
-        _pinned.set(None)
+        unpin()
 
     def snapshot(self) -> Snapshot:
-        """The request's pinned snapshot; outside a request, the current one."""
-        return _pinned.get() or self._current()
+        """The request's pinned snapshot; outside a request (or for another tenant), the current one."""
+        pinned = _pinned.get()
+        return pinned[1] if pinned is not None and pinned[0] is self else self._current()
 
     def _current(self) -> Snapshot:
         snapshot = self._snapshot
@@ -121,25 +155,15 @@ class Emulator:
 
     def _world(self, identity: dict) -> World:
         """The world for a stored identity, built once per process and kept while it is in use."""
-        key = (identity["seed"], identity["anchor"], identity["scale"], repr(identity.get("overrides") or {}))
-        world = self._worlds.get(key)
-        if world is None:
-            with self._lock:
-                world = self._worlds.get(key)
-                if world is None:
-                    world = World(identity["seed"], parse_instant(identity["anchor"]), identity["scale"],
-                                  dict(identity.get("overrides") or {}))
-                    if len(self._worlds) >= 4:  # keep a few: a scenario flip and back costs nothing
-                        self._worlds.pop(next(iter(self._worlds)))
-                    self._worlds[key] = world
-        return world
+        return self._worlds.get(identity)
 
     def _changed(self) -> None:
         """After a write to the clock, world or scenario: tell every process, and re-read here."""
         self.store.incr("meta:version")
         snapshot = self._load()
-        if _pinned.get() is not None:
-            _pinned.set(snapshot)
+        pinned = _pinned.get()
+        if pinned is not None and pinned[0] is self:
+            _pinned.set((self, snapshot))
 
     # --- what the rest of the emulator reads ----------------------------------------------------------
 

@@ -14,6 +14,7 @@ LocalStack's namespaced stores, moto's reset-by-recreate.
 """
 from __future__ import annotations
 
+import copy
 import os
 import secrets
 from abc import ABC, abstractmethod
@@ -115,6 +116,24 @@ class Store(ABC):
 
     def close(self) -> None:
         """Release connections (the process is exiting or forking)."""
+
+    # --- namespaces (tenants) -------------------------------------------------------------------------
+
+    def namespaced(self, namespace: str) -> "Store":
+        """The same backend under another namespace (a tenant's): its own keys, the same connections.
+
+        Closing the view releases only what is its own (its temporary files), never shared connections.
+        """
+        view = copy.copy(self)
+        view.namespace = namespace
+        view.is_view = True
+        return view
+
+    is_view = False
+
+    @abstractmethod
+    def drop(self) -> None:
+        """Delete everything of this namespace, its identity (meta:*) included: a removed tenant."""
 
     @property
     def files_dir(self) -> str:

@@ -142,6 +142,16 @@ class MemoryStore(TemporaryFiles, Store):
             self._maps = {k: v for k, v in self._maps.items() if not doomed(k)}
             self._logs = {k: v for k, v in self._logs.items() if not doomed(k)}
 
+    def namespaced(self, namespace: str) -> "MemoryStore":
+        view = MemoryStore(self.url, namespace)
+        view.is_view = True
+        return view
+
+    def drop(self) -> None:
+        with self._lock:
+            self._values, self._maps, self._logs = {}, {}, {}
+        self.close_files()
+
     def close(self) -> None:
         self.close_files()
 

@@ -282,8 +282,28 @@ class RedisStore(TemporaryFiles, Store):
         if batch:
             client.unlink(*batch)
 
+    def namespaced(self, namespace: str) -> "RedisStore":
+        view = super().namespaced(namespace)
+        view._prefix = f"report-emulator:{namespace}:"
+        view._files = None  # a temporary folder of its own, made on first use
+        return view
+
+    def drop(self) -> None:
+        client = self._redis
+        batch: list[str] = []
+        for key in client.scan_iter(match=_glob_escape(self._prefix) + "*", count=SCAN_BATCH):
+            batch.append(key)
+            if len(batch) >= SCAN_BATCH:
+                client.unlink(*batch)
+                batch = []
+        if batch:
+            client.unlink(*batch)
+        self.close_files()
+
     def close(self) -> None:
         self.close_files()
+        if self.is_view:  # the client is the parent store's
+            return
         client = getattr(self, "_client", None)
         if client is not None and self._pid == os.getpid():
             client.close()

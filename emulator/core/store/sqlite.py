@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import threading
 from typing import Any, Callable
@@ -251,13 +252,30 @@ class SqliteStore(Store):
 
         self._write(run)
 
+    def drop(self) -> None:
+        def run(conn):
+            for table in ("kv", "map", "log", "log_size"):
+                conn.execute(f"DELETE FROM {table} WHERE ns = ?", (self.namespace,))
+
+        self._write(run)
+        if self.is_view:
+            shutil.rmtree(self._folder(), ignore_errors=True)
+
+    def _folder(self) -> str:
+        """`state.db.files/` for the store's own namespace; `state.db.tenants/<namespace>/` for a tenant's."""
+        if not self.is_view:
+            return f"{self.path}.files"
+        return os.path.join(f"{self.path}.tenants", self.namespace.replace(":", "-"))
+
     @property
     def files_dir(self) -> str:
-        folder = f"{self.path}.files"
+        folder = self._folder()
         os.makedirs(folder, exist_ok=True)
         return folder
 
     def close(self) -> None:
+        if self.is_view:  # the connections are the parent store's
+            return
         conn = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             conn.close()

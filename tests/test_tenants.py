@@ -1,0 +1,247 @@
+"""Tenants: every path also under /tenants/<tenant>/, each tenant its own emulator (issue 18).
+
+Through real HTTP against real `serve` processes: one process on `memory`, `serve --workers 2` on
+SQLite, and two replicas on one real redis-server. Tenant a is always reached through the first URL
+and tenant b through the second, so on the shared stores the two tenants also cross processes.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from servers import EmulatorProcess
+
+NOW = "2026-01-15T00:00:00Z"
+REPORTING = "/public/api/v1/reporting"
+PARKUP_TOKEN = "/api/v3/business/oauth/access_token"
+PARKUP_REPORT = "/api/v3/business/report/event/user"
+FALKOR = "/v1/logs/pathway-logs"
+NAME_RULE = "a tenant name is 1 to 64 characters of a-z, 0-9 and '-'"
+
+
+def serve(state: str, *args: str) -> EmulatorProcess:
+    return EmulatorProcess("--state", state, "--clock", "manual", "--now", NOW, *args)
+
+
+@pytest.fixture(params=["memory", "sqlite-workers", "redis-replicas"])
+def fleet(request, tmp_path):
+    """(url through which tenant a is reached, url for tenant b): the same process on memory, the same
+    two-worker server on SQLite, two replicas on one Redis."""
+    if request.param == "memory":
+        servers = [serve("memory")]
+        servers.append(servers[0])
+    elif request.param == "sqlite-workers":
+        servers = [serve(f"sqlite:{tmp_path / 'state.db'}", "--workers", "2")]
+        servers.append(servers[0])
+    else:
+        import redis
+
+        state = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/5"
+        redis.Redis.from_url(state).flushdb()
+        servers = [serve(state), serve(state)]
+    yield f"{servers[0].url}/tenants/team-a", f"{servers[1].url}/tenants/team-b", servers[0].url
+    for server in {id(s): s for s in servers}.values():
+        server.stop()
+
+
+def strigo_headers(url: str) -> dict:
+    creds = requests.get(f"{url}/_emulator/credentials").json()["strigo"]
+    return {"Authorization": f"Bearer {creds['org_id']}:{creds['api_key']}"}
+
+
+def echo_token(url: str) -> str:
+    creds = requests.get(f"{url}/_emulator/credentials").json()["echo360"]
+    response = requests.post(f"{url}/oauth2/access_token", params={"grant_type": "client_credentials", **creds})
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def parkup_token(url: str) -> str:
+    creds = requests.get(f"{url}/_emulator/credentials").json()["parkup"]
+    response = requests.post(f"{url}{PARKUP_TOKEN}", json={"refresh_token": creds["refresh_token"],
+                                                           "grant_type": "refresh_token"})
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def parkup_report(url: str, token: str) -> requests.Response:
+    user = requests.get(f"{url}/_emulator/world").json()["parkup"]["users"][0]
+    body = {"customerId": user["customerId"], "refId": user["refId"],
+            "from": "2000-01-01T00:00:00.000Z", "until": "2100-01-01T00:00:00.000Z"}
+    return requests.post(f"{url}{PARKUP_REPORT}", json=body, headers=bearer(token))
+
+
+def falkor(url: str) -> requests.Response:
+    creds = requests.get(f"{url}/_emulator/credentials").json()["falkor"]
+    return requests.post(f"{url}{FALKOR}", json={}, headers={"Authorization": f"Basic {creds['token']}"})
+
+
+def test_admin_calls_act_on_one_tenant_only(fleet):
+    a, b, default = fleet
+    for url in (a, b, default):
+        assert requests.post(f"{url}/_emulator/reset", json={}).status_code == 200
+    # the clock
+    assert requests.post(f"{a}/_emulator/clock/advance", json={"seconds": 3600}).json()["now"] == "2026-01-15T01:00:00Z"
+    assert requests.get(f"{b}/_emulator/clock").json()["now"] == NOW
+    assert requests.get(f"{default}/_emulator/clock").json()["now"] == NOW
+    requests.post(f"{b}/_emulator/clock", json={"now": "2026-02-01T00:00:00Z"})
+    assert requests.get(f"{a}/_emulator/clock").json()["now"] == "2026-01-15T01:00:00Z"
+    # the world: a reset with another seed changes one tenant's world only
+    world_b = requests.get(f"{b}/_emulator/world").json()
+    assert requests.post(f"{a}/_emulator/reset", json={"seed": 99}).json()["seed"] == 99
+    assert requests.get(f"{a}/_emulator/world").json() != world_b
+    assert requests.get(f"{b}/_emulator/world").json() == world_b
+    # the scenario and its rule counters
+    scenario = {"name": "teapot", "rules": [{"name": "teapot", "match": {"path": "/api/v1/health"},
+                                             "respond": {"status": 418, "json": {"error": "teapot"}}}]}
+    assert requests.put(f"{a}/_emulator/scenario", json=scenario).status_code == 200
+    assert requests.get(f"{b}/_emulator/scenario").json()["scenario"] is None
+    assert requests.get(f"{a}/api/v1/health", headers=strigo_headers(a)).status_code == 418
+    assert requests.get(f"{b}/api/v1/health", headers=strigo_headers(b)).status_code == 200
+    assert requests.get(f"{a}/_emulator/scenario").json()["rules"][0]["matched"] == 1
+    # the journal: each tenant records its own calls, with the path as the vendor sees it
+    journal_a = requests.get(f"{a}/_emulator/journal").json()["requests"]
+    journal_b = requests.get(f"{b}/_emulator/journal").json()["requests"]
+    assert [(e["path"], e["status"]) for e in journal_a] == [("/api/v1/health", 418)]
+    assert [(e["path"], e["status"]) for e in journal_b] == [("/api/v1/health", 200)]
+    assert requests.get(f"{default}/_emulator/journal").json()["requests"] == []
+    assert requests.post(f"{a}/_emulator/journal/count", json={"path": "/api/v1/health"}).json() == {"count": 1}
+    requests.delete(f"{a}/_emulator/journal")
+    assert len(requests.get(f"{b}/_emulator/journal").json()["requests"]) == 1
+    # violations (a strict scenario in b only)
+    requests.put(f"{b}/_emulator/scenario", json={"name": "strict", "strict": True})
+    assert requests.get(f"{b}/_emulator/violations").json()["strict"] is True
+    assert requests.get(f"{a}/_emulator/violations").json()["strict"] is False
+    requests.post(f"{b}{FALKOR}", data="not json", headers={"Authorization": "Basic x", "Content-Type": "text/plain"})
+    assert requests.get(f"{b}/_emulator/violations").json()["violations"]
+    assert requests.get(f"{a}/_emulator/violations").json()["violations"] == []
+    # a reset of one leaves the other
+    requests.post(f"{b}/_emulator/reset", json={})
+    assert requests.get(f"{a}/_emulator/scenario").json()["scenario"]["name"] == "teapot"
+    # the dashboard and the docs are served under the prefix too, with relative links
+    page = requests.get(f"{a}/_emulator/ui")
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    assert requests.get(f"{a}/_emulator/ui/state").status_code == 200
+    assert requests.get(f"{a}/_emulator/openapi/echo360.json").status_code == 200
+
+
+def test_vendor_state_is_the_tenants_own(fleet):
+    a, b, default = fleet
+    for url in (a, b):
+        requests.post(f"{url}/_emulator/reset", json={})
+    # Strigo answers the same world in both (same start-up settings), on the same credentials
+    event = requests.get(f"{a}/_emulator/world").json()["strigo"]["events"][0]["id"]
+    path = f"/api/v1/events/{event}/reports/exercises"
+    one, two = requests.get(f"{a}{path}", headers=strigo_headers(a)), requests.get(f"{b}{path}", headers=strigo_headers(b))
+    assert one.status_code == two.status_code == 200 and one.content == two.content
+    # rate-limit windows: a's limit of 2 calls a minute leaves b's calls alone
+    requests.put(f"{a}/_emulator/scenario", json={"name": "limited", "falkor": {"rate_limit": 2}})
+    assert [falkor(a).status_code for _ in range(3)][-1] == 429  # (an empty body is refused, and counted)
+    assert 429 not in [falkor(b).status_code for _ in range(3)]
+    # Echo360: a token, a request and its signed link of a open nothing in b
+    token_a = echo_token(a)
+    assert requests.get(f"{a}{REPORTING}/reports", headers=bearer(token_a)).status_code == 200
+    assert requests.get(f"{b}{REPORTING}/reports", headers=bearer(token_a)).status_code == 401
+    assert requests.get(f"{default}{REPORTING}/reports", headers=bearer(token_a)).status_code == 401
+    body = {"parameters": {"start": "2026-01-10", "end": "2026-01-11"}, "output": {"compression": True}}
+    submitted = requests.post(f"{a}{REPORTING}/requests/confused", json=body, headers=bearer(token_a))
+    assert submitted.status_code == 200, submitted.text
+    request_id = submitted.json()["requestId"]
+    token_b = echo_token(b)
+    assert requests.get(f"{b}{REPORTING}/requests", headers=bearer(token_b)).json()["requests"] == []
+    assert requests.get(f"{b}{REPORTING}/requests/{request_id}", headers=bearer(token_b)).status_code == 404
+    requests.post(f"{a}/_emulator/clock/advance", json={"seconds": 600})
+    detail = requests.get(f"{a}{REPORTING}/requests/{request_id}", headers=bearer(token_a)).json()
+    assert detail["status"] == "Available"
+    link = detail["signedAssets"][0]
+    assert link.startswith(f"{a}/s3/"), link  # the link carries its tenant's prefix
+    download = requests.get(link)
+    assert download.status_code == 200 and download.content[:2] == b"\x1f\x8b"
+    requests.post(f"{b}/_emulator/clock/advance", json={"seconds": 600})
+    assert requests.get(link.replace(a, b)).status_code == 403
+    assert requests.get(link.replace(a, default)).status_code == 403
+    # ParkUp: an access token of a is refused in b
+    token_p = parkup_token(a)
+    assert parkup_report(a, token_p).status_code == 200
+    assert parkup_report(b, token_p).status_code == 401
+
+
+def test_the_tenant_list_and_removing_one(fleet):
+    a, b, default = fleet
+    token = echo_token(a)
+    requests.get(f"{b}/_emulator/health")
+    requests.post(f"{a}/_emulator/clock/advance", json={"seconds": 60})
+    listed = {t["tenant"]: t for t in requests.get(f"{default}/_emulator/tenants").json()["tenants"]}
+    assert {"default", "team-a", "team-b"} <= set(listed)
+    assert listed["team-a"]["last_used"].endswith("Z") and listed["team-a"]["created"].endswith("Z")
+    removed = requests.delete(f"{b}/_emulator/tenants/team-a")  # from another tenant, on another process
+    assert removed.status_code == 200 and removed.json() == {"removed": "team-a"}
+    assert "team-a" not in {t["tenant"] for t in requests.get(f"{default}/_emulator/tenants").json()["tenants"]}
+    # its next call makes it again, fresh: the old token opens nothing, the clock is back at the start
+    assert requests.get(f"{a}{REPORTING}/reports", headers=bearer(token)).status_code == 401
+    assert requests.get(f"{a}/_emulator/clock").json()["now"] == NOW
+    missing = requests.delete(f"{default}/_emulator/tenants/nobody-here")
+    assert missing.status_code == 404 and "nobody-here" in missing.json()["error"]
+    refused = requests.delete(f"{default}/_emulator/tenants/default")
+    assert refused.status_code == 400 and "default" in refused.json()["error"]
+
+
+@pytest.fixture(scope="module")
+def small_server():
+    server = serve("memory", "--max-tenants", "2")
+    yield server.url
+    server.stop()
+
+
+@pytest.mark.parametrize("name", ["Team-A", "team_a", "a" * 65, "caf%C3%A9", "a.b"])
+def test_a_name_outside_the_rule_is_404_naming_it(small_server, name):
+    for path in ("/_emulator/clock", "/api/v1/health", f"{REPORTING}/reports"):
+        response = requests.get(f"{small_server}/tenants/{name}{path}")
+        assert response.status_code == 404
+        assert NAME_RULE in response.json()["error"] and response.json()["errors"] == {"tenant": [NAME_RULE]}
+    response = requests.delete(f"{small_server}/_emulator/tenants/{name}")
+    assert response.status_code == 404 and NAME_RULE in response.json()["error"]
+
+
+def test_past_the_limit_503_in_the_vendors_envelope(small_server):
+    url = small_server
+    for name in ("one", "two"):
+        assert requests.get(f"{url}/tenants/{name}/_emulator/health").status_code == 200
+    strigo = requests.get(f"{url}/tenants/three/api/v1/health")
+    assert strigo.status_code == 503
+    assert "limit of 2 tenants" in strigo.text and "--max-tenants" in strigo.text
+    echo = requests.get(f"{url}/tenants/three{REPORTING}/reports")
+    assert echo.status_code == 503 and set(echo.json()) == {"error"} and "2 tenants" in echo.json()["error"]
+    admin = requests.get(f"{url}/tenants/three/_emulator/clock")
+    assert admin.status_code == 503 and "2 tenants" in admin.json()["error"]
+    assert "three" not in {t["tenant"] for t in requests.get(f"{url}/_emulator/tenants").json()["tenants"]}
+    # the default tenant and the existing ones still answer; removing one makes room
+    assert requests.get(f"{url}/_emulator/health").status_code == 200
+    assert requests.get(f"{url}/tenants/one/_emulator/health").status_code == 200
+    requests.delete(f"{url}/_emulator/tenants/one")
+    assert requests.get(f"{url}/tenants/three/_emulator/health").status_code == 200
+    requests.delete(f"{url}/_emulator/tenants/two")
+    requests.delete(f"{url}/_emulator/tenants/three")
+
+
+def test_an_idle_tenant_is_removed():
+    """The sweep itself, on the app (it runs every few minutes on wall time; no test waits a day)."""
+    from emulator.app import create_app
+    from emulator.settings import Settings
+
+    app = create_app(Settings(clock="manual", tenant_idle_hours=1))
+    client = app.test_client()
+    client.post("/tenants/busy/_emulator/clock/advance", json={"seconds": 60})
+    client.get("/tenants/idle/_emulator/health")
+    tenants = app.extensions["tenants"]
+    assert tenants.remove_idle(time.time() + 1800) == []
+    tenants._last_written.clear()  # the next call records its use again (throttled to once a minute)
+    tenants.index.map_put("last_used", "busy", time.time() + 3000)
+    assert tenants.remove_idle(time.time() + 3700) == ["idle"]
+    names = {t["tenant"] for t in client.get("/_emulator/tenants").json["tenants"]}
+    assert names == {"default", "busy"}
