@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 import pytest
+
+from .client import EmulatorClient
 
 MARKER = ("report_emulator(seed=None, now=None, scenario=None, strict=None): set the emulator's seed, start time, "
           "scenario (a file, a folder, a shipped name, a dict or a list) or strict mode for one test")
@@ -23,117 +24,28 @@ def pytest_addoption(parser) -> None:
     parser.addini("report_emulator_seed", "the report_emulator fixture's default seed (default 1)", default="")
     parser.addini("report_emulator_now", "the report_emulator fixture's start time, ISO 8601 (default: the real "
                   "time at session start), so that data does not move with the calendar", default="")
+    parser.addini("report_emulator_url", "use the emulator running at this URL (each pytest process on a tenant "
+                  "of its own) instead of starting one; REPORT_EMULATOR_URL in the environment wins", default="")
 
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", MARKER)
 
 
-class ReportEmulator:
-    """What a test holds: the base URL, credentials, world ids, and the levers on time and state."""
+class ReportEmulator(EmulatorClient):
+    """What a test holds: the base URL, credentials, world ids, and the levers on time and state.
+
+    The handle is an EmulatorClient (emulator/client.py, the one implementation of this surface) on the
+    session's server: the fixture's own, in this process (then `.app` and `.emulator` are the Flask app
+    and the default tenant's Emulator), or a shared one (`report_emulator_url`), on a tenant of this
+    pytest process's own.
+    """
 
     def __init__(self, server):
+        super().__init__(server.url, getattr(server, "tenant", None), session=server.session)
         self._server = server
-        self.app = server.app
-        self.emulator = server.app.extensions["emulator"]
-        self.url = server.url
-
-    @property
-    def credentials(self) -> dict[str, dict[str, str]]:
-        return {name: model.credentials() for name, model in self.emulator.vendors.items()}
-
-    @property
-    def world(self) -> dict[str, Any]:
-        return {name: model.world_summary() for name, model in self.emulator.vendors.items()}
-
-    @property
-    def now(self) -> datetime:
-        return self.emulator.clock.now()
-
-    def advance(self, seconds: float) -> datetime:
-        """Move the clock forward; every transition that falls due completes before this returns."""
-        return self.emulator.clock.advance(seconds)
-
-    def set_time(self, when: str | datetime) -> datetime:
-        from .settings import parse_instant
-
-        return self.emulator.clock.set(parse_instant(when) if isinstance(when, str) else when)
-
-    def load_scenario(self, path_or_dict: str | Path | dict | list) -> dict:
-        """Make a scenario (a YAML/JSON file, a dict, or a list of them) the active one; returns it validated.
-
-        A bad scenario raises ScenarioError naming each wrong field, and the active one stays.
-        """
-        return self.emulator.load_scenario(path_or_dict)
-
-    def clear_scenario(self) -> None:
-        self.emulator.apply_scenario(None)
-
-    @property
-    def scenario(self) -> dict:
-        """The active scenario and each rule's counters: {"scenario": {...} or None, "rules": [...]}."""
-        return self.emulator.scenario_status()
-
-    def assert_called(self, method: str, path: str, times: int | None = None) -> list[dict]:
-        """Assert the journal holds `method path` (exactly `times` times, or at least once); returns those entries.
-
-        A query string in `path` (`/api/v1/health?x=1`) must be among the parameters sent, as a rule's
-        `match: {query: ...}`. The failure lists the near misses (POST /_emulator/journal/near-misses):
-        calls to the same path by another method, with other parameters, or to a similar path.
-        """
-        from .core.admin import entry_matches, near_misses
-
-        bare, _, query = path.partition("?")
-        match: dict[str, Any] = {"method": method.upper(), "path": bare}
-        if query:
-            match["query"] = dict(parse_qsl(query, keep_blank_values=True))
-        entries = self.emulator.journal.entries()
-        calls = [e for e in entries if entry_matches(match, e)]
-        if (times is None and calls) or (times is not None and len(calls) == times):
-            return calls
-        expected = "at least once" if times is None else f"{times} time{'s' if times != 1 else ''}"
-        lines = [f"expected {method.upper()} {path} to be called {expected}, but it was called {len(calls)} time{'s' if len(calls) != 1 else ''}"]
-        misses = near_misses(match, entries)
-        if misses:
-            lines.append("near misses:")
-            lines += [f"  {_describe(e)}" for e in misses]
-        else:
-            lines.append("no near misses; the journal is empty" if not entries else f"no near misses among {len(entries)} recorded call(s)")
-        raise AssertionError("\n".join(lines))
-
-    def violations(self, vendor: str | None = None) -> list[dict]:
-        """Requests that broke their vendor's documented contract, oldest first (as GET /_emulator/violations).
-
-        Recorded in lenient and strict mode alike; strict mode (`--strict`, EMULATOR_STRICT or a scenario's
-        `strict: true`) also refuses them with the vendor's own validation error.
-        """
-        return [dict(v) for v in list(self.emulator.violations) if vendor is None or v["vendor"] == vendor]
-
-    def assert_no_violations(self, vendor: str | None = None) -> None:
-        """Assert the client kept to every vendor's documented contract; the failure lists each violation."""
-        found = self.violations(vendor)
-        if not found:
-            return
-        lines = [f"{len(found)} contract violation{'s' if len(found) != 1 else ''}:"]
-        for v in found:
-            refused = " (refused: strict mode)" if v.get("strict") else ""
-            lines.append(f"  {v['method']} {v['path']}: {v['rule']}: {v['message']}{refused}")
-        raise AssertionError("\n".join(lines))
-
-    def journal(self, vendor: str | None = None, method: str | None = None, path: str | None = None) -> list[dict]:
-        return self.emulator.journal.entries(vendor=vendor, method=method, path=path)
-
-    def reset(self, seed: int | None = None, now: str | datetime | None = None) -> None:
-        from .settings import parse_instant
-
-        self.emulator.reset(seed=seed, now=parse_instant(now) if isinstance(now, str) else now)
-
-
-def _describe(entry: dict) -> str:
-    query = f"?{entry['query']}" if entry.get("query") else ""
-    status = entry["status"] if entry["status"] is not None else f"no answer ({entry.get('fault')})"
-    rule = f" [rule {entry['rule']}]" if entry.get("rule") else ""
-    return f"{entry['method']} {entry['path']}{query} -> {status}{rule}"
+        self.app = getattr(server, "app", None)
+        self.emulator = self.app.extensions["emulator"] if self.app is not None else None
 
 
 def _session_defaults(config) -> tuple[int, datetime]:
@@ -156,17 +68,58 @@ def _session_defaults(config) -> tuple[int, datetime]:
     return seed, now
 
 
+class SharedServer:
+    """A running emulator the session uses through a tenant of its own (removed at the session's end)."""
+
+    def __init__(self, url: str, seed: int, now: datetime):
+        import os
+        import secrets
+
+        import requests
+
+        self.url = url.rstrip("/")
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.tenant = f"pytest-{worker}-{secrets.token_hex(4)}"[:64].lower()
+        self.seed, self.now = seed, now
+        self.session = requests.Session()
+        try:
+            self.session.get(f"{self.url}/_emulator/health", timeout=10).raise_for_status()
+        except requests.RequestException as exc:
+            raise pytest.UsageError(f"report_emulator_url {self.url}: the emulator does not answer ({exc})") from None
+
+    def stop(self) -> None:
+        EmulatorClient(self.url, self.tenant, self.session).delete_tenant()
+        self.session.close()
+
+
+def shared_url(config) -> str:
+    """The shared server's URL: REPORT_EMULATOR_URL, else the ini option, else none (start one here)."""
+    import os
+
+    return (os.environ.get("REPORT_EMULATOR_URL") or str(config.getini("report_emulator_url"))).strip()
+
+
 @pytest.fixture(scope="session")
 def report_emulator_server(pytestconfig):
-    """The session's one server (use `report_emulator` in tests)."""
+    """The session's one server (use `report_emulator` in tests): its own in a thread, or a shared one."""
+    seed, now = _session_defaults(pytestconfig)
+    url = shared_url(pytestconfig)
+    if url:
+        server = SharedServer(url, seed, now)
+        yield server
+        server.stop()
+        return
+    import requests
+
     from .app import create_app
     from .server import ServerThread
     from .settings import Settings
 
-    seed, now = _session_defaults(pytestconfig)
     settings = Settings(port=0, clock="manual", now=now, seed=seed)
     server = ServerThread(create_app(settings), "127.0.0.1", 0).start()
+    server.session = requests.Session()
     yield server
+    server.session.close()
     server.stop()
 
 
@@ -193,7 +146,16 @@ def _marker_options(request) -> dict[str, Any]:
 def report_emulator(request, report_emulator_server) -> ReportEmulator:
     handle = ReportEmulator(report_emulator_server)
     options = _marker_options(request)
-    handle.reset(seed=options.get("seed"), now=options.get("now"))
+    if isinstance(report_emulator_server, SharedServer):
+        # A tenant starts from the server's settings: the session's seed, time and manual clock are set here.
+        now = options.get("now") or report_emulator_server.now
+        handle.reset(seed=options.get("seed", report_emulator_server.seed), now=now)
+        if handle._call("GET", "/clock")["mode"] != "manual":  # a server started with a real clock
+            handle.load_scenario({"name": "report_emulator fixture: manual clock", "clock": {"mode": "manual"}})
+            handle.clear_scenario()
+            handle.set_time(now)
+    else:
+        handle.reset(seed=options.get("seed"), now=options.get("now"))
     sources = [] if options.get("scenario") is None else [options["scenario"]]
     if options.get("strict") is not None:
         sources.append({"strict": options["strict"]})  # after the scenario's own `strict`, so it wins
