@@ -19,6 +19,13 @@ USER emulator
 # Every flag is also a variable. State is kept in memory unless EMULATOR_STATE says otherwise; to keep
 # it across restarts, mount the volume and set EMULATOR_STATE=sqlite:/var/lib/report-emulator/state.db.
 # Scenario files mounted in /etc/report-emulator/scenarios load at start, in name order.
+#
+# The admin API (/_emulator: credentials, reset, clock, scenarios) and the dashboard are open to anyone
+# who reaches the port. Close them (README: "Closing the admin API"):
+#   - publish on loopback only:      docker run -p 127.0.0.1:8080:8080 report-emulator
+#   - require HTTP Basic on them:    -e EMULATOR_ADMIN_AUTH=user:password   (health and vendor paths stay open)
+#   - they answer only to the Host names localhost, loopback and this container's own name and addresses;
+#     reached by another name (a compose service, a remote Docker host):  -e EMULATOR_ALLOWED_HOST=emulator
 ENV EMULATOR_HOST=0.0.0.0 EMULATOR_PORT=8080 EMULATOR_SCENARIO=/etc/report-emulator/scenarios
 VOLUME /var/lib/report-emulator
 EXPOSE 8080

@@ -6,6 +6,7 @@ import time
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from .core.access import AdminAccess
 from .core.admin import admin
 from .core.ui import ui
 from .core.clock import wall_now
@@ -45,10 +46,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["emulator"] = emulator  # the tenant `default` (the unprefixed paths)
     app.extensions["tenants"] = Tenants(emulator, build, settings.max_tenants, settings.tenant_idle_hours)
     app.wsgi_app = TenantPaths(app.wsgi_app)  # /tenants/<tenant>/... (core/tenants.py)
+    app.extensions["admin_access"] = AdminAccess.from_settings(settings)
     # Registered before the vendors' own app-wide hooks (Strigo's rate limiter), so that the contract
     # check and the scenario's rules come first (a rule answers before anything of the vendor's runs)
     # and the journal records last, the answer as sent. One hook each side: less per-request overhead.
-    app.before_request(_pick_tenant)
     app.before_request(_refuse_large_body)
     app.before_request(_before_vendor_request)
     app.after_request(_after_vendor_request)
@@ -70,7 +71,8 @@ def vendor_for_path(path: str):
 
 
 def _pick_tenant():
-    """The request's first step: the tenant's Emulator (core/tenants.py); past the limit, 503."""
+    """The request's first step (after an admin call's gate): the tenant's Emulator (core/tenants.py);
+    past the limit, 503."""
     name = request.environ.get(ENVIRON_KEY, DEFAULT_TENANT)
     try:
         g.emulator = current_app.extensions["tenants"].get(name)
@@ -92,11 +94,19 @@ def _refuse_large_body():
 def _before_vendor_request():
     """Before any handler: pin one consistent state for the request (the store's version is checked).
 
-    Before a vendor handler also: start the timer, check the contract, then the scenario's rules and faults.
+    Before an admin call (`/_emulator/...`), first its gate: a host, client or web page that may not make
+    it is refused before anything is read (core/access.py). Before a vendor handler: start the timer,
+    check the contract, then the scenario's rules and faults.
     """
-    current_emulator().sync()
     if request.path.startswith("/_emulator"):
-        return None
+        refusal = current_app.extensions["admin_access"].refusal() or _pick_tenant()
+        if refusal is None:
+            current_emulator().sync()
+        return refusal
+    refusal = _pick_tenant()
+    if refusal is not None:
+        return refusal
+    current_emulator().sync()
     g.started = time.perf_counter()
     refusal = _check_contract()
     if refusal is not None:

@@ -51,14 +51,24 @@ def _now(value: datetime) -> Now:
 class EmulatorClient:
     """The handle's surface over the admin API of one tenant of a running emulator."""
 
-    def __init__(self, url: str, tenant: str | None = None, session=None):
-        self.server_url = url.rstrip("/")
+    def __init__(self, url: str, tenant: str | None = None, session=None, auth: tuple[str, str] | None = None):
+        """`url`: the server (`http://user:password@host:port` when it runs with --admin-auth, or pass
+        `auth=(user, password)`); `tenant`: a tenant's name, None for the unprefixed paths (`default`)."""
+        from urllib.parse import unquote, urlsplit, urlunsplit
+
+        parts = urlsplit(url.strip())
+        if parts.username is not None:
+            auth = auth or (unquote(parts.username), unquote(parts.password or ""))
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        self.server_url = urlunsplit(parts).rstrip("/")
         self.tenant = tenant
         self.url = f"{self.server_url}/tenants/{tenant}" if tenant else self.server_url  # the tenant's base URL
         if session is None:
             import requests  # here, not at import: the pytest plugin imports this module at pytest's start
 
             session = requests.Session()
+        if auth is not None:
+            session.auth = auth
         self._session = session
 
     def __repr__(self) -> str:

@@ -4,6 +4,10 @@ The server runs in a background thread on port 0 with a manual clock that starts
 session start, cut to the second (or the ini option `report_emulator_now`). Every test gets it
 freshly reset (seed 1, or the ini option `report_emulator_seed`, unless a marker says otherwise):
 `@pytest.mark.report_emulator(seed=..., now=..., scenario=..., strict=...)`.
+
+The fixture's own methods act on the server in-process, so they work whatever guards its admin API;
+a session that wants the guards (`Settings(admin_auth=...)`) overrides `report_emulator_settings`, and
+its tests send `report_emulator.admin_auth` with their own HTTP calls to `/_emulator`.
 """
 from __future__ import annotations
 
@@ -47,6 +51,11 @@ class ReportEmulator(EmulatorClient):
         self.app = getattr(server, "app", None)
         self.emulator = self.app.extensions["emulator"] if self.app is not None else None
 
+    @property
+    def admin_auth(self) -> tuple[str, str] | None:
+        """(user, password) when the server runs with admin auth (requests' `auth=` takes it), else None."""
+        return self._session.auth
+
 
 def _session_defaults(config) -> tuple[int, datetime]:
     """The ini options' seed and start time (a bad value stops the session, naming the option)."""
@@ -77,11 +86,17 @@ class SharedServer:
 
         import requests
 
-        self.url = url.rstrip("/")
+        from urllib.parse import unquote, urlsplit, urlunsplit
+
+        parts = urlsplit(url.strip())
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         self.tenant = f"pytest-{worker}-{secrets.token_hex(4)}"[:64].lower()
         self.seed, self.now = seed, now
         self.session = requests.Session()
+        if parts.username is not None:  # http://user:password@host:port: the admin API's --admin-auth
+            self.session.auth = (unquote(parts.username), unquote(parts.password or ""))
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        self.url = urlunsplit(parts).rstrip("/")
         try:
             self.session.get(f"{self.url}/_emulator/health", timeout=10).raise_for_status()
         except requests.RequestException as exc:
@@ -100,12 +115,25 @@ def shared_url(config) -> str:
 
 
 @pytest.fixture(scope="session")
-def report_emulator_server(pytestconfig):
-    """The session's one server (use `report_emulator` in tests): its own in a thread, or a shared one."""
+def report_emulator_settings(pytestconfig):
+    """The session server's Settings: port 0, a manual clock, the ini options' seed and start time.
+
+    Override it in a conftest.py to change the server, e.g. `dataclasses.replace(settings,
+    admin_auth="user:password")`; the server always listens on 127.0.0.1 and a free port. (Against a
+    shared server, `report_emulator_url`, only the seed and start time are used.)
+    """
+    from .settings import Settings
+
     seed, now = _session_defaults(pytestconfig)
+    return Settings(port=0, clock="manual", now=now, seed=seed)
+
+
+@pytest.fixture(scope="session")
+def report_emulator_server(pytestconfig, report_emulator_settings):
+    """The session's one server (use `report_emulator` in tests): its own in a thread, or a shared one."""
     url = shared_url(pytestconfig)
     if url:
-        server = SharedServer(url, seed, now)
+        server = SharedServer(url, report_emulator_settings.seed, report_emulator_settings.now)
         yield server
         server.stop()
         return
@@ -113,11 +141,12 @@ def report_emulator_server(pytestconfig):
 
     from .app import create_app
     from .server import ServerThread
-    from .settings import Settings
+    from .settings import parse_admin_auth
 
-    settings = Settings(port=0, clock="manual", now=now, seed=seed)
-    server = ServerThread(create_app(settings), "127.0.0.1", 0).start()
+    server = ServerThread(create_app(report_emulator_settings), "127.0.0.1", 0).start()
     server.session = requests.Session()
+    if report_emulator_settings.admin_auth:
+        server.session.auth = parse_admin_auth(report_emulator_settings.admin_auth)
     yield server
     server.session.close()
     server.stop()

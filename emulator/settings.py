@@ -1,6 +1,7 @@
 """One dataclass of settings; command-line flags and EMULATOR_* environment variables fill it."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -52,6 +53,9 @@ class Settings:
     max_tenants: int = 1000  # tenants besides `default` (core/tenants.py)
     tenant_idle_hours: float = 24.0  # a tenant unused this long (wall time) is removed
     snapshot: str | None = None  # a snapshot file every new tenant starts from (core/snapshots.py)
+    # USER:PASSWORD: HTTP Basic on the admin API and the dashboard (core/access.py); None leaves it open.
+    admin_auth: str | None = field(default=None, repr=False)
+    allowed_hosts: list[str] = field(default_factory=list)  # more Host names the admin API answers to; "*": any
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCK_MODES:
@@ -63,6 +67,10 @@ class Settings:
         hours = self.tenant_idle_hours
         if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24 * 365:
             raise ValueError(f"tenant idle hours must be a number above 0 and at most {24 * 365}, not {hours!r}")
+        if self.admin_auth is not None:
+            parse_admin_auth(self.admin_auth)
+        for host in self.allowed_hosts:
+            check_allowed_host(host)
         if self.workers > 1 and self.state == "memory":
             raise ValueError(f"{self.workers} workers cannot share the memory store; use --state sqlite:PATH "
                              "or --state redis://HOST:PORT/DB, which worker processes can share")
@@ -107,8 +115,37 @@ class Settings:
             values["snapshot"] = env["EMULATOR_SNAPSHOT"]
         if "EMULATOR_LOG_REQUESTS" in env:
             values["log_requests"] = parse_bool(env["EMULATOR_LOG_REQUESTS"], "EMULATOR_LOG_REQUESTS")
+        if env.get("EMULATOR_ADMIN_AUTH"):
+            values["admin_auth"] = env["EMULATOR_ADMIN_AUTH"]
+        if env.get("EMULATOR_ALLOWED_HOST"):
+            values["allowed_hosts"] = env["EMULATOR_ALLOWED_HOST"].split()
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def parse_admin_auth(text: str) -> tuple[str, str]:
+    """--admin-auth USER:PASSWORD (the password may hold colons); the ValueError never repeats the password."""
+    user, sep, password = text.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("admin auth must be USER:PASSWORD, with a user and a password that are not empty")
+    return user, password
+
+
+def check_allowed_host(text: str) -> str:
+    """One --allowed-host value as it will be compared: `*`, an IP address or a host name (no port)."""
+    value = text.strip().lower()
+    if value == "*":
+        return value
+    bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    if value and all(0 < len(label) <= 63 and label.replace("-", "").replace("_", "").isalnum() and label.isascii()
+                     for label in labels):
+        return value.rstrip(".")
+    raise ValueError(f"allowed host {text!r} is not a host name, an IP address or * (give it without a port or scheme)")
 
 
 def parse_bool(text: str, name: str) -> bool:

@@ -120,3 +120,74 @@ def test_fixture_levers(report_emulator):
 def test_marker_sets_seed_and_time(report_emulator):
     assert report_emulator.emulator.world.seed == 9
     assert report_emulator.now.isoformat() == "2026-02-02T02:02:02+00:00"
+
+
+# --- issue 16, section 6 -----------------------------------------------------------------------
+
+
+def test_an_empty_scenario_put_is_a_400_and_keeps_the_scenario(report_emulator, http):
+    url = report_emulator.url
+    report_emulator.load_scenario({"name": "kept", "rules": [{"match": {"path": "/v1/x"}, "respond": {"status": 418}}]})
+    for body, mimetype in ((b"", "application/yaml"), (b"  \n", "application/yaml"), (b"", "application/json"),
+                           (b"---\n", "application/yaml"), (b"# nothing\n", "application/yaml"),
+                           (b"null", "application/json")):
+        answer = http.put(f"{url}/_emulator/scenario", data=body, headers={"Content-Type": mimetype})
+        assert answer.status_code == 400
+        assert answer.json()["errors"] == {"_body": ["empty: a scenario is required"]}
+        assert "DELETE /_emulator/scenario" in answer.json()["error"]
+    assert http.get(f"{url}/_emulator/scenario").json()["scenario"]["name"] == "kept"
+    assert http.delete(f"{url}/_emulator/scenario").json()["scenario"] is None  # the documented way
+
+
+def test_a_scenario_put_that_is_not_utf8_is_a_400_naming_the_encoding(report_emulator, http):
+    answer = http.put(f"{report_emulator.url}/_emulator/scenario", data="name: café\n".encode("latin-1"),
+                      headers={"Content-Type": "application/yaml"})
+    assert answer.status_code == 400
+    assert answer.json()["errors"]["_body"] == ["not UTF-8 text (byte 0xe9 at offset 9); scenarios are UTF-8"]
+    assert report_emulator.scenario["scenario"] is None
+
+
+def test_the_fixture_refuses_a_scenario_file_that_is_not_utf8_with_a_scenario_error(report_emulator, tmp_path):
+    from emulator.core.scenarios import ScenarioError
+
+    latin1 = tmp_path / "cafe.yaml"
+    latin1.write_bytes("name: café\n".encode("latin-1"))
+    with pytest.raises(ScenarioError) as caught:
+        report_emulator.load_scenario(latin1)
+    assert str(latin1) in caught.value.message and "not UTF-8 text (byte 0xe9 at offset 9)" in caught.value.message
+    assert caught.value.errors == {"_file": ["not UTF-8 text (byte 0xe9 at offset 9); scenarios are UTF-8"]}
+
+
+def test_the_clock_mode_changes_through_the_admin_api(report_emulator, http):
+    url = report_emulator.url
+    http.post(f"{url}/_emulator/clock", json={"now": "2026-01-15T00:00:00Z"})
+    # manual -> real keeps the time, and then the time moves with the wall clock.
+    assert http.post(f"{url}/_emulator/clock", json={"mode": "real"}).json()["mode"] == "real"
+    now = datetime.fromisoformat(http.get(f"{url}/_emulator/clock").json()["now"].replace("Z", "+00:00"))
+    start = datetime.fromisoformat("2026-01-15T00:00:00+00:00")
+    assert start <= now < start + timedelta(minutes=5)
+    # real -> manual with a time, in one call; it then stands still.
+    body = http.post(f"{url}/_emulator/clock", json={"mode": "manual", "now": "2026-02-01T12:00:00Z"}).json()
+    assert body == {"now": "2026-02-01T12:00:00Z", "mode": "manual"}
+    assert http.get(f"{url}/_emulator/clock").json() == body
+    # real with a time: the clock runs from that time.
+    body = http.post(f"{url}/_emulator/clock", json={"mode": "real", "now": "2026-03-01T00:00:00Z"}).json()
+    assert body["mode"] == "real" and body["now"].startswith("2026-03-01T00:0")
+    # manual alone keeps the time it had.
+    body = http.post(f"{url}/_emulator/clock", json={"mode": "manual"}).json()
+    assert body["mode"] == "manual" and body["now"].startswith("2026-03-01T00:0")
+    # A reset returns the clock to its start mode.
+    http.post(f"{url}/_emulator/reset")
+    assert http.get(f"{url}/_emulator/clock").json()["mode"] == "manual"
+    http.post(f"{url}/_emulator/clock", json={"mode": "real"})
+    http.post(f"{url}/_emulator/reset")
+    assert http.get(f"{url}/_emulator/clock").json()["mode"] == "manual"
+
+
+@pytest.mark.parametrize("body, field", [({"mode": "fast"}, "mode"), ({"mode": "real", "now": "later"}, "now"),
+                                         ({"mode": 1}, "mode")])
+def test_a_bad_clock_mode_is_refused_and_changes_nothing(report_emulator, http, body, field):
+    before = http.get(f"{report_emulator.url}/_emulator/clock").json()
+    answer = http.post(f"{report_emulator.url}/_emulator/clock", json=body)
+    assert answer.status_code == 400 and field in answer.json()["errors"]
+    assert http.get(f"{report_emulator.url}/_emulator/clock").json() == before

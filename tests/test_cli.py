@@ -130,7 +130,7 @@ def test_bad_flags_are_refused_in_one_line(argv, message):
 @pytest.mark.parametrize(
     "name, value, message",
     [
-        ("EMULATOR_PORT", "eighty", "EMULATOR_PORT (--port): 'eighty' is not a valid integer"),
+        ("EMULATOR_PORT", "eighty", "EMULATOR_PORT (--port): 'eighty' is not a whole number"),
         ("EMULATOR_PORT", "70000", "EMULATOR_PORT (--port): 70000 is not in the range"),
         ("EMULATOR_STRICT", "treu", "EMULATOR_STRICT (--strict): 'treu' is not one of 1, true, yes, 0, false, no"),
         ("EMULATOR_LOG_REQUESTS", "on", "EMULATOR_LOG_REQUESTS (--log-requests)"),
@@ -230,3 +230,65 @@ def test_sigterm_stops_the_server_cleanly(run_server):
     wait_for(f"http://127.0.0.1:{port}/_emulator/health", proc)
     proc.terminate()
     assert proc.wait(timeout=5) == 0
+
+
+# --- issue 16, section 6: the command line's smaller promises -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "host, message",
+    [
+        ("not..a..host", "'not..a..host' is not a host name: it has an empty label"),
+        ("a" * 70 + ".example", "a label has 70 characters; at most 63"),
+    ],
+)
+def test_a_host_the_resolver_refuses_is_one_line_and_exit_2(host, message):
+    assert message in refused(["--host", host, "--port", "0"])
+    assert message in refused([], env={"EMULATOR_HOST": host, "EMULATOR_PORT": "0"})
+
+
+def test_a_scenario_file_that_is_not_utf8_is_refused_in_one_line(tmp_path):
+    latin1 = tmp_path / "cafe.yaml"
+    latin1.write_bytes("name: café\n".encode("latin-1"))
+    line = refused(["--scenario", str(latin1), "--port", "0"])
+    assert str(latin1) in line and "not UTF-8 text (byte 0xe9 at offset 9)" in line
+
+
+def test_a_mistyped_command_suggests_the_close_one():
+    assert "No such command 'serv'. Did you mean 'serve'?" in refused(["serv"])
+    assert "No such command 'scenario'. Did you mean 'scenarios'?" in refused(["scenario"])
+    assert "No such command 'bogus'. Commands: openapi, scenarios, serve." in refused(["bogus"])
+
+
+def test_a_bad_environment_number_names_the_variable():
+    assert refused([], env={"EMULATOR_SEED": "x"}) == (
+        "report-emulator: error: Invalid value for EMULATOR_SEED (--seed): 'x' is not a whole number\n")
+    # From the flag, the message does not point at the variable.
+    assert refused(["--seed", "x"]) == "report-emulator: error: Invalid value for '--seed': 'x' is not a whole number\n"
+
+
+def test_help_shows_every_variable_and_a_state_placeholder_that_is_accepted(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "emulator", "serve", "--help"], capture_output=True, text=True,
+                         timeout=30, env={**os.environ, "COLUMNS": "200"}).stdout
+    options = re.findall(r"^  (--[a-z-]+)", out, re.MULTILINE)
+    assert len(options) >= 14, out
+    for flag in options:
+        if flag in ("--help",):
+            continue
+        assert f"EMULATOR_{flag[2:].upper().replace('-', '_')}" in out, flag
+    placeholder = re.search(r"--state (\S+)", out).group(1)
+    assert placeholder == "memory|sqlite:PATH|redis://HOST:PORT/DB"
+    # Each of the placeholder's lower-case words is a value --state takes (checked by parse_settings).
+    from emulator.__main__ import parse_settings
+
+    assert parse_settings(["--state", "memory"]).state == "memory"
+    assert parse_settings(["--state", f"sqlite:{tmp_path / 's.db'}"]).state.startswith("sqlite:")
+
+
+def test_openapi_admin_writes_the_admin_document(tmp_path):
+    out = tmp_path / "admin.json"
+    proc = subprocess.run([SCRIPT, "openapi", "admin", "-o", str(out)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(out.read_text())
+    assert document["info"]["title"] == "report-emulator admin API"
+    assert "/_emulator/reset" in document["paths"]

@@ -129,6 +129,73 @@ def test_bad_token_requests_are_401(echo, overrides, word):
     assert word in response.json()["error"]
 
 
+def basic(client_id: str, client_secret: str) -> dict:
+    """RFC 6749 section 2.3.1: each part form-urlencoded, joined by a colon, base64."""
+    from base64 import b64encode
+    from urllib.parse import quote_plus
+
+    pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
+    return {"Authorization": "Basic " + b64encode(pair.encode()).decode()}
+
+
+def test_client_authentication_in_a_basic_header(report_emulator, http, echo):
+    """The method every OAuth2 server must support, and a standard client library's default."""
+    url = f"{report_emulator.url}/oauth2/access_token"
+    creds = report_emulator.credentials["echo360"]
+    answer = http.post(url, data={"grant_type": "client_credentials"},
+                       headers=basic(creds["client_id"], creds["client_secret"]))
+    assert answer.status_code == 200, answer.text
+    token = answer.json()["access_token"]
+    assert echo.http.get(f"{report_emulator.url}{API}/reports",
+                         headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    # The refresh grant authenticates the same way.
+    again = http.post(url, data={"grant_type": "refresh_token", "refresh_token": answer.json()["refresh_token"]},
+                      headers=basic(creds["client_id"], creds["client_secret"]))
+    assert again.status_code == 200, again.text
+    # The same values by both methods are one client, not two.
+    both = http.post(url, data={"grant_type": "client_credentials", "client_id": creds["client_id"]},
+                     headers=basic(creds["client_id"], creds["client_secret"]))
+    assert both.status_code == 200, both.text
+    # Strict mode takes it too: the form holds only documented fields.
+    report_emulator.load_scenario({"strict": True})
+    strict = http.post(url, data={"grant_type": "client_credentials"},
+                       headers=basic(creds["client_id"], creds["client_secret"]))
+    assert strict.status_code == 200, strict.text
+    assert http.get(f"{report_emulator.url}/_emulator/violations").json()["violations"] == []
+
+
+def test_a_basic_header_decodes_form_urlencoded_parts(report_emulator, http):
+    report_emulator.load_scenario({"credentials": {"echo360": {"client_id": "team a:b", "client_secret": "s&c=r+t%"}}})
+    url = f"{report_emulator.url}/oauth2/access_token"
+    answer = http.post(url, data={"grant_type": "client_credentials"}, headers=basic("team a:b", "s&c=r+t%"))
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize("header_secret, form, field", [
+    ("echo360-emulator-secret", {"client_id": "someone-else"}, "client_id"),
+    ("echo360-emulator-secret", {"client_secret": "other"}, "client_secret"),
+])
+def test_two_methods_with_different_values_are_invalid_request(report_emulator, http, header_secret, form, field):
+    answer = http.post(f"{report_emulator.url}/oauth2/access_token",
+                       data={"grant_type": "client_credentials", **form}, headers=basic("emulator-client", header_secret))
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith(f"invalid_request: a {field} in the Authorization header and a different")
+
+
+@pytest.mark.parametrize("header, word", [
+    (basic("emulator-client", "wrong"), "client_secret"),
+    (basic("someone-else", "echo360-emulator-secret"), "client_id"),
+    ({"Authorization": "Basic not-base64!"}, "malformed Authorization header"),
+    ({"Authorization": "Basic ZW11bGF0b3ItY2xpZW50"}, "malformed Authorization header"),  # no colon
+])
+def test_a_wrong_basic_header_is_401_with_a_basic_challenge(report_emulator, http, header, word):
+    answer = http.post(f"{report_emulator.url}/oauth2/access_token", data={"grant_type": "client_credentials"},
+                       headers=header)
+    assert answer.status_code == 401
+    assert word in answer.json()["error"]
+    assert answer.headers["WWW-Authenticate"] == 'Basic realm="echo360"'
+
+
 def test_refresh_token_works_once(report_emulator, http, echo):
     first = echo.take_token().json()
     creds = report_emulator.credentials["echo360"]

@@ -329,6 +329,29 @@ def test_document_request_examples_are_accepted(report_emulator, http):
         assert response.json()["data"][0]["pathway"]["name"] == "Pathway A"
 
 
+@pytest.mark.report_emulator(scenario={"strict": True})
+def test_the_documents_curl_examples_pass_strict_mode(report_emulator, http):
+    """The document's curl lines send the JSON with -d and no Content-Type (curl then says
+    application/x-www-form-urlencoded); the document never asks for application/json."""
+    import shutil
+    import subprocess
+
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    report_emulator.load_scenario({"strict": True, "world": {"falkor": {"pathways": [{"name": "Pathway A"}]}}})
+    token = report_emulator.credentials["falkor"]["token"]
+    for example in sorted((FIXTURES / "requests").glob("*.json")):
+        run = subprocess.run([curl, "-sS", "-X", "POST", f"{report_emulator.url}{PATH}",
+                              "-H", f"Authorization: Basic {token}", "-d", example.read_text(),
+                              "-w", "\n%{http_code}"], capture_output=True, text=True, timeout=30)
+        body, _, status = run.stdout.rpartition("\n")
+        assert status == "200", (example.name, run.stdout, run.stderr)
+        assert json.loads(body)["data"][0]["pathway"]["name"] == "Pathway A"
+    assert [e["path"] for e in report_emulator.journal()] == [PATH] * len(list((FIXTURES / "requests").glob("*.json")))
+    assert report_emulator.violations() == []
+
+
 # -- errors -----------------------------------------------------------------------------------------
 
 

@@ -135,3 +135,26 @@ def test_assert_called_in_a_client_project(pytester):
         "*POST /api/v1/events/e-1/reports/exercises -> *",
         "*GET /api/v1/events/e-1/reports/exercisesx -> *",
     ])
+
+
+@pytest.mark.parametrize(
+    "path, params, field, message",
+    [
+        ("/_emulator/journal", {"vendor": "nope"}, "vendor", "unknown vendor; one of strigo, echo360, falkor, parkup"),
+        ("/_emulator/journal", {"vendr": "strigo"}, "vendr", "unknown filter; did you mean 'vendor'?"),
+        ("/_emulator/journal", {"path-prefix": "/api"}, "path-prefix", "did you mean 'path_prefix'?"),
+        ("/_emulator/violations", {"vendor": "nope"}, "vendor", "unknown vendor; one of strigo, echo360, falkor, parkup"),
+        ("/_emulator/violations", {"method": "GET"}, "method", "unknown filter; filters: vendor"),
+    ],
+)
+def test_a_filter_typo_is_a_400_naming_the_field_not_an_empty_list(report_emulator, http, path, params, field, message):
+    """As the dashboard's own query (/_emulator/ui/state) answers: a typo must not read as "no calls"."""
+    http.get(f"{report_emulator.url}{STRIGO}")
+    answer = http.get(f"{report_emulator.url}{path}", params=params)
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    assert any(message in text for text in body["errors"][field]), body
+    assert field in body["error"]
+    assert len(report_emulator.journal()) == 1  # a refused read changes nothing
+    # The same query with the right name and value answers.
+    assert http.get(f"{report_emulator.url}{path}", params={"vendor": "strigo"}).status_code == 200

@@ -207,3 +207,34 @@ def test_schemas_refuse_what_the_vendor_would_not_send():
     row = json.loads((FIXTURES / "strigo" / "event-exercises.json").read_text())[0]
     assert errors(rows, {"result": "success", "data": [{**row, "exercise_3_result": None}]}) == []
     assert errors(rows, {"result": "success", "data": [{**row, "exercise_3_count": 3}]})
+
+
+def test_the_admin_document_says_what_the_shipped_scenario_route_answers(report_emulator, http):
+    """The media type the server sends, and the 404 of an unknown name, are both in the document."""
+    from emulator.core.openapi import build_admin_document
+    from emulator.scenarios import shipped
+
+    admin = build_admin_document()
+    operation = admin["paths"]["/_emulator/scenarios/{name}"]["get"]
+    answer = http.get(f"{report_emulator.url}/_emulator/scenarios/{next(iter(shipped()))}")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].split(";")[0] in operation["responses"]["200"]["content"]
+    missing = http.get(f"{report_emulator.url}/_emulator/scenarios/nope")
+    assert missing.status_code == 404
+    schema = resolve(admin, operation["responses"]["404"]["content"]["application/json"]["schema"])
+    assert errors(schema, missing.json()) == []
+    # The journal and violations filters' 400s are documented too.
+    for path in ("/_emulator/journal", "/_emulator/violations"):
+        assert "400" in admin["paths"][path]["get"]["responses"]
+    assert http.get(f"{report_emulator.url}/_emulator/journal?vendor=nope").status_code == 400
+
+
+def test_every_admin_answer_without_parameters_has_a_documented_media_type(report_emulator, http):
+    from emulator.core.openapi import build_admin_document
+
+    for path, operations in build_admin_document()["paths"].items():
+        if "get" not in operations or "{" in path:
+            continue
+        answer = http.get(f"{report_emulator.url}{path}")
+        documented = operations["get"]["responses"][str(answer.status_code)]["content"]
+        assert answer.headers["Content-Type"].split(";")[0] in documented, path

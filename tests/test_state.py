@@ -189,3 +189,59 @@ def test_a_file_that_is_not_ours_is_refused_and_left_alone(tmp_path):
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
         assert path.read_bytes() == before
+
+
+def full_banner(server: EmulatorProcess) -> str:
+    """The whole start-up banner: up to the last vendor's credentials line."""
+    lines: list[str] = []
+    while not lines or not lines[-1].startswith("  parkup:"):
+        lines.append(server.proc.stdout.readline())
+    return "".join(lines)
+
+
+def test_resuming_names_every_ignored_flag_and_the_resumed_scenario(servers, tmp_path):
+    state = f"sqlite:{tmp_path / 'state.db'}"
+    first = servers("--state", state, "--clock", "manual", "--now", NOW, "--scenario", "parkup-outage")
+    banner = full_banner(first)
+    assert "(new)" in banner and "scenarios: parkup-outage\n" in banner and "ignored" not in banner
+    first.stop()
+
+    second = EmulatorProcess("--state", state, "--clock", "real", "--now", "2030-01-01T00:00:00Z", "--seed", "5",
+                             "--scale", "2", "--scenario", "strigo-rate-limit")
+    try:
+        banner = full_banner(second)
+        assert "resumed existing state" in banner
+        assert "  scenarios: parkup-outage (resumed)\n" in banner
+        assert "  ignored: --seed, --now, --clock, --scale, --scenario: the store already holds state" in banner
+        assert f"clock: manual, now {NOW.replace('Z', '+00:00')}; seed 1; scale 1" in banner
+        assert requests.get(f"{second.url}/_emulator/scenario").json()["scenario"]["name"] == "parkup-outage"
+    finally:
+        second.stop()
+
+    # Nothing given: nothing ignored. A variable is named with its flag.
+    third = EmulatorProcess("--state", state)
+    try:
+        assert "ignored" not in full_banner(third)
+    finally:
+        third.stop()
+    env = {**os.environ, "EMULATOR_NOW": "2030-01-01T00:00:00Z", "EMULATOR_SCENARIO": "flaky-network"}
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0", "--state", state],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        lines = []
+        while not lines or not lines[-1].startswith("  parkup:"):
+            lines.append(proc.stdout.readline())
+            assert lines[-1] or proc.poll() is None, "".join(lines)
+        assert "  ignored: --now (EMULATOR_NOW), --scenario (EMULATOR_SCENARIO): " in "".join(lines)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379", "redis://127.0.0.1:6379/"])
+def test_a_redis_url_without_a_database_number_is_refused(url):
+    proc = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "0", "--state", url],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2, proc.stderr
+    assert "no /DB: name the database number after the port" in proc.stderr and "HOST:PORT/DB" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..settings import format_instant, parse_instant
+from ..settings import CLOCK_MODES, format_instant, parse_instant
 from .limits import LimitExceeded, read_json
+from .regex import compile_regex, search
 from .scenarios import MatchSchema, json_subset
 from .tenants import current_emulator
 
@@ -83,7 +83,15 @@ class ResetSchema(Schema):
 
 
 class ClockSetSchema(Schema):
-    now = Instant(required=True)
+    """`now`, `mode` or both: a mode change keeps the time unless `now` is given too (one move)."""
+
+    now = Instant(load_default=None)
+    mode = fields.String(load_default=None, validate=validate.OneOf(CLOCK_MODES))
+
+    @validates_schema
+    def now_or_mode(self, data, **kwargs):
+        if data.get("now") is None and data.get("mode") is None:
+            raise ValidationError("Missing data for required field (give now, mode or both).", "now")
 
 
 class AdvanceSchema(Schema):
@@ -124,7 +132,10 @@ def get_clock():
 @admin.post("/clock")
 def set_clock():
     body = load_body(ClockSetSchema())
-    emulator().clock.set(body["now"])
+    if body["mode"] is not None:
+        emulator().clock.set_mode(body["mode"], body["now"])
+    else:
+        emulator().clock.set(body["now"])
     return jsonify(clock_json())
 
 
@@ -145,14 +156,30 @@ def world():
     return jsonify({name: model.world_summary() for name, model in emulator().vendors.items()})
 
 
+JOURNAL_FILTERS = ("vendor", "method", "path", "path_prefix", "rule")
+
+
+def query_filters(allowed: tuple[str, ...]) -> dict[str, str | None]:
+    """The query's filters, each of `allowed` (None when absent or empty); an unknown key or vendor is a
+    400 naming it, so a typo never reads as "no calls" (as the dashboard's /_emulator/ui/state answers)."""
+    errors: dict[str, list[str]] = {}
+    for key in request.args:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            errors[key] = [f"unknown filter; {hint}filters: {', '.join(allowed)}"]
+    vendor = request.args.get("vendor", "")
+    if "vendor" in allowed and vendor and vendor not in emulator().vendors:
+        errors["vendor"] = [f"unknown vendor; one of {', '.join(emulator().vendors)}"]
+    if errors:
+        detail = "; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in errors.items())
+        raise AdminError(f"invalid query: {detail}", errors)
+    return {key: request.args.get(key) or None for key in allowed}
+
+
 @admin.get("/journal")
 def journal():
-    args = request.args
-    entries = emulator().journal.entries(
-        vendor=args.get("vendor"), method=args.get("method"), path=args.get("path"),
-        path_prefix=args.get("path_prefix"), rule=args.get("rule"),
-    )
-    return jsonify({"requests": entries})
+    return jsonify({"requests": emulator().journal.entries(**query_filters(JOURNAL_FILTERS))})
 
 
 @admin.delete("/journal")
@@ -189,7 +216,8 @@ def _criteria(match: dict, entry: dict) -> dict[str, float]:
         same = entry["path"] == match["path"]
         scores["path"] = 1.0 if same else difflib.SequenceMatcher(None, entry["path"], match["path"]).ratio() * 0.99
     if "path_regex" in match:
-        scores["path_regex"] = float(re.search(match["path_regex"], entry["path"]) is not None)
+        # RE2 (linear time); the pattern was checked when the body loaded, and RE2 keeps it compiled.
+        scores["path_regex"] = float(search(compile_regex(match["path_regex"]), entry["path"]))
     if match.get("query"):
         sent = parse_qs(entry.get("query") or "", keep_blank_values=True)
         scores["query"] = sum(v in sent.get(k, []) for k, v in match["query"].items()) / len(match["query"])
@@ -241,12 +269,24 @@ def journal_near_misses():
 @admin.put("/scenario")
 def put_scenario():
     """Load a scenario (YAML or JSON body); a refused one changes nothing and names each wrong field."""
-    from .scenarios import ScenarioError, parse_text, validate_scenario
+    from .scenarios import ScenarioError, not_utf8, parse_text, validate_scenario
 
-    text = request.get_data(cache=True).decode("utf-8", "replace")
+    empty = AdminError("the request body is empty; send a scenario (YAML or JSON), or DELETE /_emulator/scenario "
+                       "to clear it", {"_body": ["empty: a scenario is required"]})
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise empty
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        reason = not_utf8(exc)
+        raise AdminError(f"the scenario: {reason}", {"_body": [reason]}) from None
     as_json = (request.mimetype or "").endswith("json")
     try:
-        data = validate_scenario(parse_text(text, "the scenario", as_json=as_json), "the scenario")
+        parsed = parse_text(text, "the scenario", as_json=as_json)
+        if parsed is None:  # a YAML document with nothing in it (`---`, only comments, `null`)
+            raise empty
+        data = validate_scenario(parsed, "the scenario")
     except ScenarioError as exc:
         raise AdminError(exc.message, exc.errors) from None
     emulator().apply_scenario(data)
@@ -268,8 +308,8 @@ def delete_scenario():
 @admin.get("/violations")
 def violations():
     """Requests that broke their vendor's documented contract, oldest first (strict mode refuses them)."""
+    vendor = query_filters(("vendor",))["vendor"]
     items = list(emulator().violations)
-    vendor = request.args.get("vendor")
     if vendor:
         items = [v for v in items if v["vendor"] == vendor]
     return jsonify({"strict": emulator().strict, "violations": items})

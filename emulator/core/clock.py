@@ -71,14 +71,19 @@ class Clock:
 
         return self._move(move)
 
-    def set_mode(self, mode: str) -> None:
-        """Switch between manual and real, keeping the current time."""
+    def set_mode(self, mode: str, now: datetime | None = None) -> datetime:
+        """Switch between manual and real in one move, keeping the current time (or setting `now`)."""
 
         def move(state: dict) -> dict:
-            current = _manual(state) if state["mode"] == "manual" else wall_now() + timedelta(seconds=state["offset"])
+            if now is not None:
+                current = now.astimezone(timezone.utc)
+            elif state["mode"] == "manual":
+                current = _manual(state)
+            else:
+                current = wall_now() + timedelta(seconds=state["offset"])
             return {**state, "mode": mode, "manual": current.isoformat(), "offset": (current - wall_now()).total_seconds()}
 
-        self._move(move)
+        return self._move(move)
 
     def subscribe(self, listener: Callable[[datetime], None]) -> None:
         self._listeners.append(listener)

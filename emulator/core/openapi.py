@@ -124,13 +124,15 @@ def _admin_schemas() -> dict[str, Any]:
         "Clock": {"type": "object", "properties": {"now": instant, "mode": {"type": "string", "enum": ["real", "manual"]}}},
         "Reset": {"type": "object", "additionalProperties": False, "properties": {
             "seed": {"type": "integer", "nullable": True}, "now": {**instant, "nullable": True}}},
-        "ClockSet": {"type": "object", "additionalProperties": False, "required": ["now"], "properties": {"now": instant}},
+        "ClockSet": {"type": "object", "additionalProperties": False, "minProperties": 1,
+                     "description": "now, mode or both; a mode change alone keeps the current time",
+                     "properties": {"now": instant, "mode": {"type": "string", "enum": ["real", "manual"]}}},
         "Advance": {"type": "object", "additionalProperties": False, "required": ["seconds"], "properties": {
             "seconds": {"type": "number", "minimum": 0, "maximum": 10 * 366 * 86400}}},
         "Match": {"type": "object", "additionalProperties": False,
                   "description": "a scenario rule's match; every key given must hold (headers are not recorded)",
                   "properties": {"method": string, "path": string,
-                                 "path_regex": {"type": "string", "description": "a Python regular expression, searched in the path"},
+                                 "path_regex": {"type": "string", "description": "a regular expression in RE2 syntax (linear time: no backreferences or lookaround), searched in the path"},
                                  "query": {"type": "object", "additionalProperties": string},
                                  "json": {"description": "a subset of the recorded JSON body"}},
                   "example": {"method": "GET", "path": "/api/v1/health"}},
@@ -159,7 +161,7 @@ def build_admin_document() -> dict[str, Any]:
         return {"$ref": f"#/components/schemas/{name}"}
 
     def op(summary: str, answer: str, body: str | None = None, params: list | None = None, bad: bool = False,
-           media: str = "application/json") -> dict:
+           media: str = "application/json", missing: str | None = None) -> dict:
         operation: dict[str, Any] = {"summary": summary, "responses": {
             "200": {"description": "OK", "content": {media: {"schema": ref(answer)} if media == "application/json"
                                                      else {"schema": {"type": "string"}}}}}}
@@ -169,6 +171,9 @@ def build_admin_document() -> dict[str, Any]:
             operation["parameters"] = params
         if body or bad:
             operation["responses"]["400"] = {"description": "Bad input, naming each wrong field",
+                                              "content": {"application/json": {"schema": ref("Error")}}}
+        if missing:
+            operation["responses"]["404"] = {"description": missing,
                                               "content": {"application/json": {"schema": ref("Error")}}}
         return operation
 
@@ -182,11 +187,12 @@ def build_admin_document() -> dict[str, Any]:
         "/_emulator/health": {"get": op("Is it up", "Status")},
         "/_emulator/reset": {"post": op("Clear every mutable thing; the clock back to its start (or now)", "Any", "Reset")},
         "/_emulator/clock": {"get": op("The emulator's time and clock mode", "Clock"),
-                             "post": op("Set the time", "Clock", "ClockSet")},
+                             "post": op("Set the time, the mode, or both", "Clock", "ClockSet")},
         "/_emulator/clock/advance": {"post": op("Move the time forward; due transitions complete first", "Clock", "Advance")},
         "/_emulator/credentials": {"get": op("Each vendor's credentials", "Any")},
         "/_emulator/world": {"get": op("The ids a test needs, per vendor", "Any")},
-        "/_emulator/journal": {"get": op("Vendor calls, oldest first", "Journal", params=query),
+        "/_emulator/journal": {"get": op("Vendor calls, oldest first; an unknown filter or vendor is a 400 naming it",
+                                         "Journal", params=query, bad=True),
                                "delete": op("Forget the recorded calls", "Journal")},
         "/_emulator/journal/count": {"post": op("How many recorded calls a rule's match matches", "Count", "Match")},
         "/_emulator/journal/near-misses": {"post": op("The recorded calls closest to a match that it does not match",
@@ -196,7 +202,7 @@ def build_admin_document() -> dict[str, Any]:
                                         "requestBody": scenario_body},
                                 "delete": op("Clear the active scenario", "ScenarioStatus")},
         "/_emulator/violations": {"get": op("Requests that broke their vendor's documented contract", "Violations",
-                                            params=query[:1]),
+                                            params=query[:1], bad=True),
                                   "delete": op("Forget the violations", "Violations")},
         "/_emulator/openapi/{vendor}.json": {"get": {**op("An OpenAPI 3 document (a vendor's, or this one)", "Any"),
                                                      "parameters": vendor_param}},
@@ -208,10 +214,12 @@ def build_admin_document() -> dict[str, Any]:
                                                   for n in ("vendor", "status", "q", "limit")])},
         "/_emulator/echo360/requests": {"get": op("Every Echo360 report request with its lifecycle, newest first", "Any")},
         "/_emulator/scenarios": {"get": op("The shipped scenarios, by name with a description", "Any")},
-        "/_emulator/scenarios/{name}": {"get": {**op("A shipped scenario's YAML text", "Any", media="text/yaml"),
+        "/_emulator/scenarios/{name}": {"get": {**op("A shipped scenario's YAML text", "Any", media="application/yaml",
+                                                     missing="No shipped scenario of that name"),
                                                 "parameters": [{"in": "path", "name": "name", "required": True,
                                                                 "schema": {"type": "string"}}]}},
     }
+    _add_access_refusals(paths, ref("Error"))
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "report-emulator admin API", "version": __version__,
@@ -219,5 +227,27 @@ def build_admin_document() -> dict[str, Any]:
                                 "and out; bad input is 400 {\"error\", \"errors\"}."},
         "servers": [{"url": "/", "description": "report-emulator"}],
         "paths": paths,
-        "components": {"schemas": _admin_schemas()},
+        # Optional: only a server started with --admin-auth asks for it (core/access.py).
+        "security": [{}, {"adminBasic": []}],
+        "components": {"schemas": _admin_schemas(), "securitySchemes": {"adminBasic": {
+            "type": "http", "scheme": "basic",
+            "description": "only when the server runs with --admin-auth USER:PASSWORD (EMULATOR_ADMIN_AUTH)"}}},
     }
+
+
+def _add_access_refusals(paths: dict[str, Any], error: dict) -> None:
+    """The admin API's gate (core/access.py) answers on every path but health: 401, 403 and, for
+    state-changing calls, 415."""
+    refusals = {"401": "--admin-auth is set and the request has no or wrong HTTP Basic credentials",
+                "403": "a Host the admin API does not answer to (--allowed-host), or a state-changing call "
+                       "from a web page on another origin"}
+    for path, operations in paths.items():
+        if path == "/_emulator/health":
+            operations["get"]["security"] = []  # open to health checks, with or without --admin-auth
+            continue
+        for method, operation in operations.items():
+            answers = dict(refusals)
+            if method in ("post", "put", "patch", "delete"):
+                answers["415"] = "a text/plain, form or multipart body, which any web page can send to any site"
+            for status, text in answers.items():
+                operation["responses"].setdefault(status, {"description": text, "content": {"application/json": {"schema": error}}})

@@ -21,6 +21,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ..settings import format_instant, parse_instant
 from .limits import LimitExceeded, read_json, read_yaml, yaml
+from .regex import compile_regex, search
 from .world import stable_hash
 
 FAULTS = ("connection_reset", "empty_response", "malformed_body")
@@ -73,15 +74,60 @@ class Instant(fields.Field):
 
 
 class Regex(fields.String):
-    default_error_messages = {"bad_regex": "not a valid regular expression: {error}"}
+    """A regular expression in RE2's syntax (core/regex.py): it runs in linear time, so it is refused
+    here, naming RE2's reason, when it needs backreferences or lookaround."""
+
+    default_error_messages = {"bad_regex": "not a regular expression the emulator can run: {error}"}
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
-            re.compile(text)
-        except re.error as exc:
+            compile_regex(text)
+        except ValueError as exc:
             raise self.make_error("bad_regex", error=exc) from None
         return text
+
+
+# Headers a canned answer cannot set: the server frames the answer and manages the connection, so a
+# scenario's value would make the answer unreadable (PEP 3333 forbids hop-by-hop headers to WSGI apps).
+SERVER_HEADERS = ("Connection", "Content-Length", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+                  "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token: what a header name may be
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters other than tab
+
+
+class ResponseHeaders(fields.Dict):
+    """`respond.headers`, checked when the scenario loads (an error names `...headers.<name>`): a
+    token for a name, Latin-1 text without CR, LF or other control characters for a value, and
+    none of SERVER_HEADERS, so that every matching call gets an answer, never a 500."""
+
+    def __init__(self, **kwargs):
+        super().__init__(keys=fields.String(), values=Text(), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        headers = super()._deserialize(value, attr, data, **kwargs)
+        errors = {name: [problem] for name, text in headers.items() if (problem := header_problem(name, text))}
+        if errors:
+            raise ValidationError(errors)
+        return headers
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why a canned answer cannot carry this header, or None."""
+    if not _TOKEN.fullmatch(name):
+        return "not a header name (letters, digits and !#$%&'*+.^_`|~- only)"
+    if name.lower() in (h.lower() for h in SERVER_HEADERS):
+        return (f"{name} is set by the server, which frames the answer and manages the connection; "
+                f"a scenario cannot set it (nor any of {', '.join(SERVER_HEADERS)})")
+    if "\r" in value or "\n" in value:
+        return "a header value cannot contain CR or LF (it would end the header and split the answer)"
+    if _CONTROL.search(value):
+        return "a header value cannot contain control characters"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return "not Latin-1 text: an HTTP header value is ISO-8859-1 bytes; percent-encode it or use ASCII"
+    return None
 
 
 class Method(fields.String):
@@ -205,7 +251,7 @@ class RespondSchema(Schema):
     status = whole(100, 599, load_default=200)
     json = fields.Raw(allow_none=True)
     body = fields.String()
-    headers = fields.Dict(keys=fields.String(), values=Text())
+    headers = ResponseHeaders()
     delay_ms = delay()
 
     @validates_schema
@@ -316,6 +362,11 @@ def parse_text(text: str, origin: str = "scenario", as_json: bool = False) -> An
         raise ScenarioError(f"{origin}: YAML syntax error at {where}: {problem}", {"_syntax": [f"{where}: {problem}"]}) from None
 
 
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """Why bytes are not a scenario's text: scenarios are UTF-8 (as YAML 1.2 and JSON require)."""
+    return f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); scenarios are UTF-8"
+
+
 def read_file(path: str | Path) -> dict:
     path = Path(path)
     try:
@@ -323,6 +374,9 @@ def read_file(path: str | Path) -> dict:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ScenarioError(f"cannot read scenario file {path}: {reason}", {"_file": [f"cannot read {path}: {reason}"]}) from None
+    except UnicodeDecodeError as exc:
+        reason = not_utf8(exc)
+        raise ScenarioError(f"cannot read scenario file {path}: {reason}", {"_file": [reason]}) from None
     return validate_scenario(parse_text(text, str(path), as_json=path.suffix.lower() == ".json"), str(path))
 
 
@@ -380,7 +434,7 @@ class Rule:
         self.index = index
         self.spec = spec
         self.match = spec.get("match") or {}
-        self.regex = re.compile(self.match["path_regex"]) if "path_regex" in self.match else None
+        self.regex = compile_regex(self.match["path_regex"]) if "path_regex" in self.match else None
         self.headers = {k.lower(): v for k, v in (self.match.get("headers") or {}).items()}
         self.after = spec.get("after", 0)
         self.times = spec.get("times")
@@ -404,7 +458,7 @@ class Rule:
             return False
         if "path" in m and request.path != m["path"]:
             return False
-        if self.regex is not None and not self.regex.search(request.path):
+        if self.regex is not None and not search(self.regex, request.path):
             return False
         for key, value in (m.get("query") or {}).items():
             if value not in request.args.getlist(key):

@@ -121,7 +121,9 @@ class RedisStore(TemporaryFiles, Store):
         """A client with its own pool for this process, and the scripts registered on it."""
         try:
             parts = urlsplit(self.url)
-            if parts.scheme in ("redis", "rediss") and not re.fullmatch(r"/?(\d+)?", parts.path):
+            if parts.scheme in ("redis", "rediss") and parts.path in ("", "/"):
+                raise ValueError("no /DB: name the database number after the port, e.g. /0")  # as the README's table
+            if parts.scheme in ("redis", "rediss") and not re.fullmatch(r"/\d+", parts.path):
                 raise ValueError("the database must be a number")  # redis-py would quietly use 0
             client = redis.Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=CONNECT_TIMEOUT,
                                           socket_timeout=SOCKET_TIMEOUT, retry=_retry())

@@ -75,7 +75,10 @@ CONTRACT = Contract(
             description="grant_type=client_credentials with client_id and client_secret, or "
                         "grant_type=refresh_token with client_id and a refresh_token (each usable once), in the "
                         "query string as the vendor's public clients send them, or in a form body "
-                        "(application/x-www-form-urlencoded; the body wins).",
+                        "(application/x-www-form-urlencoded; the body wins). The client may instead "
+                        "authenticate with `Authorization: Basic base64(client_id:client_secret)` (RFC 6749 "
+                        "section 2.3.1, each part form-urlencoded) and send only grant_type; both methods with "
+                        "different values is a 400 invalid_request.",
             query=schemas.TokenParametersSchema,
             body=schemas.TokenParametersSchema, body_content_type=FORM,
             responses={
@@ -95,6 +98,7 @@ CONTRACT = Contract(
                    Reply("The request, Pending", schemas.ReportRequestDetailSchema, example=SUBMITTED),
                    path_params={"report_or_request": "the report's name, as listed by GET /reports"},
                    body=schemas.ReportRequestBodySchema, body_example=SUBMIT,
+                   content_type_stated=False,  # the document shows the JSON body, never a Content-Type
                    responses={404: _error("Unknown report", "unknown report 'visit': see GET "
                                                             "/public/api/v1/reporting/reports")}),
         _reporting("echo360.request_detail", "GET", "/requests/{report_or_request}", "A report request",

@@ -1,7 +1,9 @@
 """Echo360's thin views: load, call the model, dump or raise."""
 from __future__ import annotations
 
+import base64
 from typing import Any
+from urllib.parse import unquote_plus
 
 from flask import Blueprint, jsonify, request, send_file
 from marshmallow import ValidationError
@@ -65,15 +67,52 @@ def _json_body() -> dict[str, Any]:
     return payload
 
 
+BASIC_CHALLENGE = 'Basic realm="echo360"'
+
+
+def _basic_client() -> tuple[str, str] | None:
+    """The client's id and secret from `Authorization: Basic`, or None when the call does not use it.
+
+    RFC 6749 section 2.3.1: every server must take client credentials this way, each form-urlencoded
+    before base64 (what a standard OAuth2 client library sends by default).
+    """
+    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except ValueError:  # not base64, or not UTF-8 (binascii.Error and UnicodeDecodeError are ValueErrors)
+        decoded = ""
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        error = Unauthorized("invalid client: malformed Authorization header: expected "
+                             "'Basic base64(client_id:client_secret)'")
+        error.headers["WWW-Authenticate"] = BASIC_CHALLENGE
+        raise error
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
 @blueprint.post("/oauth2/access_token")
 def access_token():
     fields = {**request.args.to_dict(), **request.form.to_dict()}
+    basic = _basic_client()
+    if basic is not None:
+        for name, value in zip(("client_id", "client_secret"), basic):
+            if fields.get(name, value) != value:
+                raise BadRequest(f"invalid_request: a {name} in the Authorization header and a different one in "
+                                 "the request; a client uses one authentication method (RFC 6749 section 2.3)")
+            fields[name] = value
     try:
         body = schemas.TokenRequestSchema().load(
             {k: v for k, v in fields.items() if k in schemas.TokenRequestSchema().fields})
     except ValidationError as exc:
         raise Unauthorized(f"invalid token request: {schemas.describe_errors(exc)}") from None
-    token = model().issue_token(body["grant_type"], body["client_id"], body["client_secret"], body["refresh_token"])
+    try:
+        token = model().issue_token(body["grant_type"], body["client_id"], body["client_secret"], body["refresh_token"])
+    except Unauthorized as exc:
+        if basic is not None:  # RFC 6749 section 5.2: the challenge names the scheme the client used
+            exc.headers["WWW-Authenticate"] = BASIC_CHALLENGE
+        raise
     return jsonify(schemas.TokenSchema().dump(token))
 
 

@@ -63,6 +63,7 @@ CONTRACT = Contract(
             description="Limited to one pathway per request; types, activities, groups and users filter it.",
             body=PathwayLogsRequestSchema,
             body_required=True,
+            content_type_stated=False,  # the document's curl lines send the JSON with -d and no Content-Type
             body_example=EXAMPLE_REQUEST,
             security=("basic",),
             responses={
