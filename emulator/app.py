@@ -14,6 +14,8 @@ from .core.contract import check_request
 from .core.faults import after_vendor_request, before_vendor_request, break_connection
 from .core.limits import JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, MAX_BODY_BYTES, bound_entry, too_large_message
 from .core.registry import Emulator, Worlds, unpin
+from .core.snapshots import read_file as read_snapshot_file
+from .core.snapshots import restore as restore_snapshot
 from .core.tenants import ENVIRON_KEY, DEFAULT_TENANT, TenantLimit, TenantPaths, Tenants, current_emulator
 from .request_log import log_request
 from .settings import Settings, format_instant
@@ -36,10 +38,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY_BYTES
     worlds = Worlds()  # shared by every tenant: one world per identity in this process
 
+    # --snapshot FILE: every tenant made on a fresh store starts from it (read and checked once, here)
+    start_from = read_snapshot_file(settings.snapshot) if settings.snapshot else None
+
     def build(tenant: str, store=None) -> Emulator:
         made = Emulator(settings, store, worlds, tenant=tenant)
         for vendor in VENDORS:
             made.add_vendor(vendor)
+        if start_from is not None and not made.resumed:
+            restore_snapshot(made, start_from)
         return made
 
     emulator = build(DEFAULT_TENANT)

@@ -388,3 +388,34 @@ def remove_tenant(tenant: str):
     except UnknownTenant as exc:
         raise AdminError(exc.message, {"tenant": ["no such tenant"]}, 404) from None
     return jsonify({"removed": tenant})
+
+
+@admin.get("/snapshot")
+def get_snapshot():
+    """The tenant's whole state as one JSON document (`?journal=1` adds the journal and violations);
+    gzip when the client accepts it (Accept-Encoding: gzip)."""
+    from flask import Response
+
+    from .snapshots import encode, take
+
+    journal = request.args.get("journal", "0").strip().lower() in ("1", "true", "yes")
+    compress = "gzip" in (request.headers.get("Accept-Encoding") or "").lower()
+    response = Response(encode(take(emulator(), journal=journal), compress), mimetype="application/json")
+    if compress:
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    return response
+
+
+@admin.put("/snapshot")
+def put_snapshot():
+    """Make the tenant exactly a snapshot's state; a refused one (malformed, truncated, foreign or newer)
+    is 400 naming the problem, and the tenant stays as it was."""
+    from .snapshots import SnapshotError, read, restore
+
+    try:
+        document = read(request.get_data(cache=True))
+    except SnapshotError as exc:
+        raise AdminError(exc.message, exc.errors) from None
+    restore(emulator(), document)
+    return jsonify({"restored": True, "tenant": emulator().tenant, **clock_json()})

@@ -78,6 +78,8 @@ class Snapshot:
     scenario: dict | None
     scenario_serial: int  # changes with every scenario loaded or cleared (its rule counters' namespace)
     active: ActiveScenario | None
+    instance: str  # the store's random instance id and link-signing secret (a snapshot restores them)
+    secret: str
 
 
 class Emulator:
@@ -85,9 +87,7 @@ class Emulator:
                  tenant: str = "default"):
         self.settings = settings
         self.store = store or open_store(getattr(settings, "state", "memory"))
-        identity = self.store.identity()
-        self.instance: str = identity["instance"]
-        self.secret: str = identity["secret"]
+        self._identity = self.store.identity()
         self.vendors: dict[str, VendorModel] = {}
         self.vendor_specs: dict[str, Vendor] = {}
         self._lock = threading.RLock()
@@ -134,8 +134,10 @@ class Emulator:
         return snapshot
 
     def _load(self) -> Snapshot:
-        version, generation, clock, world, scenario = self.store.get_many(
-            ["meta:version", "meta:generation", "clock", "world", "scenario"])
+        version, generation, clock, world, scenario, instance, secret, start = self.store.get_many(
+            ["meta:version", "meta:generation", "clock", "world", "scenario", "meta:instance", "meta:secret", "start"])
+        if start is not None:  # a restored snapshot brings its own start state
+            self._start = start
         if clock is None or world is None:  # a reset in another process is half-way: use the start state
             start = self._start
             anchor = parse_instant(start["now"])
@@ -147,7 +149,8 @@ class Emulator:
         built = self._world(world)
         active = ActiveScenario(data, built.seed, self.store, scenario["serial"]) if data else None
         snapshot = Snapshot(version or 0, generation or 0, clock, built, world.get("base_seed", built.seed), data,
-                            (scenario or {}).get("serial", 0), active)
+                            (scenario or {}).get("serial", 0), active, instance or self._identity["instance"],
+                            secret or self._identity["secret"])
         with self._lock:
             if self._snapshot is None or snapshot.version >= self._snapshot.version:
                 self._snapshot = snapshot
@@ -178,6 +181,14 @@ class Emulator:
     @property
     def active(self) -> ActiveScenario | None:
         return self.snapshot().active
+
+    @property
+    def instance(self) -> str:
+        return self.snapshot().instance
+
+    @property
+    def secret(self) -> str:
+        return self.snapshot().secret
 
     @property
     def generation(self) -> int:

@@ -131,6 +131,18 @@ class Store(ABC):
 
     is_view = False
 
+    # --- the namespace as one document (snapshots) ------------------------------------------------------
+
+    @abstractmethod
+    def export(self) -> dict:
+        """Everything of this namespace: {"values": {key: value}, "maps": {name: {field: value}},
+        "logs": {name: [items, oldest first]}}."""
+
+    @abstractmethod
+    def replace(self, state: dict, keep: tuple[str, ...] = ()) -> None:
+        """Make this namespace exactly `state` (export's form) in one step, except the values named in
+        `keep`, which stay as they are (the store's own bookkeeping)."""
+
     @abstractmethod
     def drop(self) -> None:
         """Delete everything of this namespace, its identity (meta:*) included: a removed tenant."""

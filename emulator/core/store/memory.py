@@ -147,6 +147,23 @@ class MemoryStore(TemporaryFiles, Store):
         view.is_view = True
         return view
 
+    def export(self) -> dict:
+        with self._lock:
+            return json.loads(json.dumps({
+                "values": self._values, "maps": self._maps,
+                "logs": {name: [item for _, item in entries] for name, (entries, _) in self._logs.items()}}, default=list))
+
+    def replace(self, state: dict, keep: tuple[str, ...] = ()) -> None:
+        state = json.loads(json.dumps(state))  # a copy: nothing shared with the caller
+        with self._lock:
+            kept = {k: self._values[k] for k in keep if k in self._values}
+            self._values = {**{k: v for k, v in state["values"].items() if k not in keep}, **kept}
+            self._maps = dict(state["maps"])
+            self._logs = {}
+            for name, items in state["logs"].items():
+                sizes = [len(json.dumps(item, separators=(",", ":"), default=str)) for item in items]
+                self._logs[name] = (deque(zip(sizes, items)), [sum(sizes)])
+
     def drop(self) -> None:
         with self._lock:
             self._values, self._maps, self._logs = {}, {}, {}

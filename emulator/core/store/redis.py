@@ -290,6 +290,43 @@ class RedisStore(TemporaryFiles, Store):
         view._files = None  # a temporary folder of its own, made on first use
         return view
 
+    def export(self) -> dict:
+        client = self._redis
+        skip = len(self._prefix)
+        state: dict = {"values": {}, "maps": {}, "logs": {}}
+        for key in client.scan_iter(match=_glob_escape(self._prefix) + "*", count=SCAN_BATCH):
+            tag, name = key[skip:skip + 1], key[skip + 2:]
+            if tag == "v":
+                value = client.get(key)
+                if value is not None:
+                    state["values"][name] = json.loads(value)
+            elif tag == "h":
+                state["maps"][name] = {f: json.loads(v) for f, v in client.hgetall(key).items()}
+            elif tag == "l":
+                state["logs"][name] = [json.loads(t) for t in client.lrange(key, 0, -1)]
+        return state
+
+    def replace(self, state: dict, keep: tuple[str, ...] = ()) -> None:
+        """Delete and write in one MULTI/EXEC: other clients see the old state or the new one, never half."""
+        client = self._redis
+        kept = {self._key("v", k) for k in keep}
+        doomed = [k for k in client.scan_iter(match=_glob_escape(self._prefix) + "*", count=SCAN_BATCH) if k not in kept]
+        with client.pipeline(transaction=True) as pipe:
+            for start in range(0, len(doomed), SCAN_BATCH):
+                pipe.unlink(*doomed[start:start + SCAN_BATCH])
+            for key, value in state["values"].items():
+                if key not in keep:
+                    pipe.set(self._key("v", key), _dumps(value))
+            for name, fields in state["maps"].items():
+                if fields:
+                    pipe.hset(self._key("h", name), mapping={f: _dumps(v) for f, v in fields.items()})
+            for name, items in state["logs"].items():
+                texts = [json.dumps(item, separators=(",", ":"), default=str) for item in items]
+                if texts:
+                    pipe.rpush(self._key("l", name), *texts)
+                    pipe.set(self._key("n", name), sum(map(len, texts)))
+            pipe.execute()
+
     def drop(self) -> None:
         client = self._redis
         batch: list[str] = []

@@ -252,6 +252,38 @@ class SqliteStore(Store):
 
         self._write(run)
 
+    def export(self) -> dict:
+        db, ns = self._db, self.namespace
+        maps: dict[str, dict] = {}
+        for name, field, value in db.execute("SELECT name, field, value FROM map WHERE ns = ?", (ns,)):
+            maps.setdefault(name, {})[field] = json.loads(value)
+        logs: dict[str, list] = {}
+        for name, value in db.execute("SELECT name, value FROM log WHERE ns = ? ORDER BY seq", (ns,)):
+            logs.setdefault(name, []).append(json.loads(value))
+        values = {key: value if isinstance(value, (int, float)) else json.loads(value)  # counters are INTEGERs
+                  for key, value in db.execute("SELECT key, value FROM kv WHERE ns = ?", (ns,))}
+        return {"values": values, "maps": maps, "logs": logs}
+
+    def replace(self, state: dict, keep: tuple[str, ...] = ()) -> None:
+        def run(conn):
+            ns = self.namespace
+            marks = ",".join("?" * len(keep))
+            conn.execute(f"DELETE FROM kv WHERE ns = ? AND key NOT IN ({marks})", (ns, *keep))
+            for table in ("map", "log", "log_size"):
+                conn.execute(f"DELETE FROM {table} WHERE ns = ?", (ns,))
+            conn.executemany("INSERT INTO kv (ns, key, value) VALUES (?, ?, ?)",
+                             [(ns, k, _dumps(v)) for k, v in state["values"].items() if k not in keep])
+            conn.executemany("INSERT INTO map (ns, name, field, value) VALUES (?, ?, ?, ?)",
+                             [(ns, name, f, _dumps(v)) for name, fields in state["maps"].items() for f, v in fields.items()])
+            for name, items in state["logs"].items():
+                texts = [json.dumps(item, separators=(",", ":"), default=str) for item in items]
+                conn.executemany("INSERT INTO log (ns, name, size, value) VALUES (?, ?, ?, ?)",
+                                 [(ns, name, len(t), t) for t in texts])
+                conn.execute("INSERT INTO log_size (ns, name, items, bytes) VALUES (?, ?, ?, ?)",
+                             (ns, name, len(texts), sum(map(len, texts))))
+
+        self._write(run)
+
     def drop(self) -> None:
         def run(conn):
             for table in ("kv", "map", "log", "log_size"):
