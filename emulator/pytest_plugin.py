@@ -180,9 +180,8 @@ def report_emulator(request, report_emulator_server) -> ReportEmulator:
         now = options.get("now") or report_emulator_server.now
         handle.reset(seed=options.get("seed", report_emulator_server.seed), now=now)
         if handle._call("GET", "/clock")["mode"] != "manual":  # a server started with a real clock
-            handle.load_scenario({"name": "report_emulator fixture: manual clock", "clock": {"mode": "manual"}})
-            handle.clear_scenario()
-            handle.set_time(now)
+            moved = {"mode": "manual"} if now is None else {"mode": "manual", "now": now if isinstance(now, str) else now.isoformat()}
+            handle._call("POST", "/clock", json=moved)
     else:
         handle.reset(seed=options.get("seed"), now=options.get("now"))
     sources = [] if options.get("scenario") is None else [options["scenario"]]
