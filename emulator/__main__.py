@@ -237,6 +237,8 @@ def cli() -> None:
 @option("--allowed-host", "allowed_hosts", type=AllowedHost(), multiple=True, envvar="EMULATOR_ALLOWED_HOST",
         help="another Host name the admin API answers to (besides localhost and the bound address); "
              "repeatable; * allows any (EMULATOR_ALLOWED_HOST: space-separated)")
+@option("--replay", type=click.Path(file_okay=False), default=None, envvar="EMULATOR_REPLAY",
+        help="a recording folder (report-emulator record): its requests get their recorded answers")
 @option("--max-tenants", type=_range("max_tenants"), default=1000, show_default=True,
         envvar="EMULATOR_MAX_TENANTS", help="most tenants (/tenants/<tenant>/...) besides default")
 @option("--tenant-idle-hours", type=click.FloatRange(0, 24 * 365, min_open=True), default=24.0,
@@ -247,6 +249,10 @@ def serve(**options) -> None:
     """Run the emulator (the default command)."""
     settings = settings_from_options(options)
     check_scenarios(settings.scenarios)
+    if settings.replay:
+        from .fidelity.cli import check_replay
+
+        check_replay(settings.replay)
     run(settings, given_setup_flags(click.get_current_context()))
 
 
@@ -403,6 +409,12 @@ def list_scenarios() -> None:
     width = max(map(len, items), default=0)
     for name, description in items.items():
         click.echo(f"{name.ljust(width)}  {description}")
+
+
+from .fidelity.cli import drift, record  # noqa: E402  (the fidelity commands: README, "Checking the emulator ...")
+
+cli.add_command(record)
+cli.add_command(drift)
 
 
 def one_line(exc: click.ClickException) -> str:

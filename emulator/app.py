@@ -17,6 +17,7 @@ from .core.registry import Emulator, Worlds, unpin
 from .core.snapshots import read_file as read_snapshot_file
 from .core.snapshots import restore as restore_snapshot
 from .core.tenants import ENVIRON_KEY, DEFAULT_TENANT, TenantLimit, TenantPaths, Tenants, current_emulator
+from .fidelity.replay import replayed_answer
 from .request_log import log_request
 from .settings import Settings, format_instant
 from .vendors import VENDORS
@@ -105,15 +106,23 @@ def _before_vendor_request():
     it is refused before anything is read (core/access.py). Before a vendor handler: start the timer,
     check the contract, then the scenario's rules and faults.
     """
-    if request.path.startswith("/_emulator"):
-        refusal = current_app.extensions["admin_access"].refusal() or _pick_tenant()
+    admin_call = request.path.startswith("/_emulator")
+    upstream = request.path.startswith("/_emulator/upstream/")
+    if upstream or not admin_call:
+        refusal = _pick_tenant()
+        if refusal is not None:
+            return refusal
+        current_emulator().sync()
+        # serve --replay DIR, or a scenario's replay: DIR (fidelity/replay.py): a recorded vendor call, or
+        # a recorded download from a link on another host (rewritten under /_emulator/upstream/).
+        replayed = replayed_answer()
+        if replayed is not None:
+            return replayed
+    if admin_call:
+        refusal = current_app.extensions["admin_access"].refusal() or (None if upstream else _pick_tenant())
         if refusal is None:
             current_emulator().sync()
         return refusal
-    refusal = _pick_tenant()
-    if refusal is not None:
-        return refusal
-    current_emulator().sync()
     g.started = time.perf_counter()
     refusal = _check_contract()
     if refusal is not None:

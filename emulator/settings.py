@@ -56,6 +56,7 @@ class Settings:
     # USER:PASSWORD: HTTP Basic on the admin API and the dashboard (core/access.py); None leaves it open.
     admin_auth: str | None = field(default=None, repr=False)
     allowed_hosts: list[str] = field(default_factory=list)  # more Host names the admin API answers to; "*": any
+    replay: str | None = None  # a recording folder whose recorded requests get their recorded answers
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCK_MODES:

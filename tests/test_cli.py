@@ -257,7 +257,7 @@ def test_a_scenario_file_that_is_not_utf8_is_refused_in_one_line(tmp_path):
 def test_a_mistyped_command_suggests_the_close_one():
     assert "No such command 'serv'. Did you mean 'serve'?" in refused(["serv"])
     assert "No such command 'scenario'. Did you mean 'scenarios'?" in refused(["scenario"])
-    assert "No such command 'bogus'. Commands: openapi, scenarios, serve." in refused(["bogus"])
+    assert "No such command 'bogus'. Commands: drift, openapi, record, scenarios, serve." in refused(["bogus"])
 
 
 def test_a_bad_environment_number_names_the_variable():

@@ -311,8 +311,18 @@ def scenario_schema() -> Schema:
         "world": fields.Nested(world),
         **{v: section(VENDOR_KNOBS, v, "Knobs") for v in VENDORS},
         "rules": fields.List(fields.Nested(RuleSchema)),
+        "replay": fields.String(validate=_replay_folder),  # a recording folder (fidelity/replay.py)
     }
     return Schema.from_dict(shape, name="Scenario")()
+
+
+def _replay_folder(folder: str) -> None:
+    from ..fidelity.replay import ReplayError, check_folder
+
+    try:
+        check_folder(folder)
+    except ReplayError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 def validate_scenario(data: Any, origin: str = "scenario") -> dict:
