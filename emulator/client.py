@@ -164,8 +164,10 @@ class EmulatorClient:
 
     # --- the journal -----------------------------------------------------------------------------------
 
-    def journal(self, **filters: str | None) -> list[dict]:
-        """The recorded vendor calls, oldest first; filters: vendor, method, path, path_prefix, rule."""
+    def journal(self, vendor: str | None = None, **filters: str | None) -> list[dict]:
+        """The recorded vendor calls, oldest first; filters: vendor, method, path, path_prefix, rule (an
+        unknown filter or vendor raises EmulatorError naming it, so a typo never reads as "no calls")."""
+        filters["vendor"] = vendor
         return self._call("GET", "/journal", params={k: v for k, v in filters.items() if v is not None})["requests"]
 
     def count(self, match: dict) -> int:
@@ -208,7 +210,8 @@ class EmulatorClient:
         Recorded in lenient and strict mode alike; strict mode (`--strict`, EMULATOR_STRICT or a scenario's
         `strict: true`) also refuses them with the vendor's own validation error.
         """
-        return self._call("GET", "/violations", params={"vendor": vendor} if vendor else None)["violations"]
+        found = self._call("GET", "/violations")["violations"]
+        return [v for v in found if vendor is None or v["vendor"] == vendor]  # any name: none of "nobody"'s
 
     def assert_no_violations(self, vendor: str | None = None) -> None:
         """Assert the client kept to every vendor's documented contract; the failure lists each violation."""
