@@ -120,9 +120,21 @@ def test_admin_calls_act_on_one_tenant_only(fleet):
     requests.post(f"{b}{FALKOR}", data="not json", headers={"Authorization": "Basic x", "Content-Type": "text/plain"})
     assert requests.get(f"{b}/_emulator/violations").json()["violations"]
     assert requests.get(f"{a}/_emulator/violations").json()["violations"] == []
+    requests.delete(f"{b}/_emulator/violations")
+    assert requests.get(f"{b}/_emulator/violations").json()["violations"] == []
+    # near misses, snapshots and clearing a scenario see one tenant
+    misses_a = requests.post(f"{a}/_emulator/journal/near-misses", json={"method": "POST", "path": "/api/v1/health"}).json()
+    misses_b = requests.post(f"{b}/_emulator/journal/near-misses", json={"method": "POST", "path": "/api/v1/health"}).json()
+    assert misses_a == {"near_misses": []} and len(misses_b["near_misses"]) == 1
+    snap_a = requests.get(f"{a}/_emulator/snapshot").json()
+    assert snap_a["tenant"] == "team-a" and snap_a["now"] == NOW  # (reset with seed 99 above)
+    assert requests.get(f"{b}/_emulator/snapshot").json()["now"] == "2026-02-01T00:00:00Z"
+    requests.delete(f"{b}/_emulator/scenario")
+    assert requests.get(f"{a}/_emulator/scenario").json()["scenario"]["name"] == "teapot"
     # a reset of one leaves the other
     requests.post(f"{b}/_emulator/reset", json={})
     assert requests.get(f"{a}/_emulator/scenario").json()["scenario"]["name"] == "teapot"
+    assert requests.get(f"{a}/_emulator/world").json() != requests.get(f"{b}/_emulator/world").json()  # seed 99 kept
     # the dashboard and the docs are served under the prefix too, with relative links
     page = requests.get(f"{a}/_emulator/ui")
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
