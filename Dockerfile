@@ -8,7 +8,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
       > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 
-COPY README.md ./
+COPY README.md LICENSE ./
 COPY emulator ./emulator
 RUN pip install --no-deps . \
  && useradd --create-home --uid 10001 emulator \

@@ -332,6 +332,7 @@ def banner(url: str, settings: Settings, emulator, given: list[str] = ()) -> str
         loaded = scenario_names(settings.scenarios)
     strict = "on" if emulator.strict else "off"
     lines = [f"{PROG} {__version__} listening on {url}",
+             f"  dashboard: {url}/_emulator/ui (also {url}/)",
              f"  docs: {url}/_emulator/docs (admin: {url}/_emulator/health)",
              f"  state: {emulator.describe_state()}; workers: {settings.workers}; strict mode: {strict}",
              f"  scenarios: {', '.join(loaded) if loaded else 'none'}",

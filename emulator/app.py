@@ -8,16 +8,18 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .core.access import AdminAccess
 from .core.admin import admin
-from .core.ui import ui
+from .core.ui import home, ui
 from .core.clock import wall_now
 from .core.contract import check_request
 from .core.faults import after_vendor_request, before_vendor_request, break_connection
-from .core.limits import JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, MAX_BODY_BYTES, bound_entry, too_large_message
+from .core.limits import (JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, JOURNAL_RESPONSE_BYTES, MAX_BODY_BYTES, bound_entry,
+                          too_large_message)
 from .core.registry import Emulator, Worlds, unpin
 from .core.snapshots import read_file as read_snapshot_file
 from .core.snapshots import restore as restore_snapshot
 from .core.tenants import ENVIRON_KEY, DEFAULT_TENANT, TenantLimit, TenantPaths, Tenants, current_emulator
 from .fidelity.replay import replayed_answer
+from .core.store import StoreUnavailable
 from .request_log import log_request
 from .settings import Settings, format_instant
 from .vendors import VENDORS
@@ -64,10 +66,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.teardown_request(lambda _exc: unpin())
     app.register_blueprint(admin)
     app.register_blueprint(ui)  # the dashboard, /_emulator/ui
+    app.add_url_rule("/", "home", home)  # a browser pointed at the base URL lands on the dashboard
     for vendor in VENDORS:
         app.register_blueprint(vendor.blueprint)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(StoreUnavailable, _store_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
+    emulator.store.started()
     return app
 
 
@@ -92,6 +97,11 @@ def _pick_tenant():
     return None
 
 
+def is_admin_path(path: str) -> bool:
+    """The admin API and the dashboard (`/` leads to it): never journaled, never matched by a rule."""
+    return path.startswith("/_emulator") or path == "/"
+
+
 def _refuse_large_body():
     """A declared body past MAX_BODY_BYTES: 413 in the vendor's envelope (or admin JSON), the body unread."""
     if (request.content_length or 0) > MAX_BODY_BYTES:
@@ -106,7 +116,7 @@ def _before_vendor_request():
     it is refused before anything is read (core/access.py). Before a vendor handler: start the timer,
     check the contract, then the scenario's rules and faults.
     """
-    admin_call = request.path.startswith("/_emulator")
+    admin_call = is_admin_path(request.path)
     upstream = request.path.startswith("/_emulator/upstream/")
     if upstream or not admin_call:
         refusal = _pick_tenant()
@@ -132,10 +142,13 @@ def _before_vendor_request():
 
 def _after_vendor_request(response: Response) -> Response:
     """After it: cut a malformed body, record the request in the journal, then reset a connection."""
-    if request.path.startswith("/_emulator"):
+    if is_admin_path(request.path):
         return response
     response = after_vendor_request(response)
-    _record(response)
+    try:
+        _record(response)
+    except StoreUnavailable:  # the journal is in the store: a call answered during an outage is not recorded
+        pass
     return break_connection(response)
 
 
@@ -195,10 +208,20 @@ def _record(response: Response) -> None:
         "delay_ms": ctx.get("delay_ms", 0),  # latency and rule delays the scenario added
         "body": body or None,  # bound_entry decodes what it keeps
         "violations": ctx.get("violations") or [],
+        # For the dashboard's detail and "copy as curl": headers both ways (masked), the answer's first KiB.
+        "headers": req.headers,
+        "response": None if fault == "connection_reset" else {"headers": response.headers, "body": _answer_head(response)},
     })
     emulator.journal.record(entry)
     if emulator.settings.log_requests:  # --log-requests
         log_request(entry)
+
+
+def _answer_head(response: Response) -> bytes | None:
+    """The start of an answer's body, or None for a streamed one (a report file), which is never read here."""
+    if response.is_streamed or response.direct_passthrough:
+        return None
+    return response.get_data()[:JOURNAL_RESPONSE_BYTES] or None
 
 
 def _http_error(exc: HTTPException):
@@ -218,6 +241,19 @@ def _http_error(exc: HTTPException):
         response.status_code = exc.code or 500
     if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def _store_unavailable(exc: StoreUnavailable):
+    """The store cannot answer (an outage, logged once by the store): 503 with Retry-After, in the
+    vendor's own envelope or the admin API's."""
+    spec = vendor_for_path(request.path)
+    if spec is not None:
+        response = spec.error_response(exc.status, exc.message)
+    else:
+        response = jsonify({"error": exc.message, "errors": {}})
+        response.status_code = exc.status
+    response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -72,7 +72,15 @@ class EmulatorClient:
         self._session = session
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.url}>"
+        """The URL, and (when the server answers) the clock, the scenario and how many calls are recorded."""
+        try:
+            clock = self._call("GET", "/clock")
+            scenario = (self._call("GET", "/scenario").get("scenario") or {}).get("name")
+            calls = len(self.journal())
+        except Exception:  # a repr never raises (pytest shows it when a test fails)
+            return f"<{type(self).__name__} {self.url}>"
+        return (f"<{type(self).__name__} {self.url} {clock['mode']} clock at {clock['now']} "
+                f"scenario={scenario!r} journal={calls} calls>")
 
     # --- the admin API ---------------------------------------------------------------------------------
 

@@ -5,9 +5,11 @@ session start, cut to the second (or the ini option `report_emulator_now`). Ever
 freshly reset (seed 1, or the ini option `report_emulator_seed`, unless a marker says otherwise):
 `@pytest.mark.report_emulator(seed=..., now=..., scenario=..., strict=...)`.
 
-The fixture's own methods act on the server in-process, so they work whatever guards its admin API;
-a session that wants the guards (`Settings(admin_auth=...)`) overrides `report_emulator_settings`, and
-its tests send `report_emulator.admin_auth` with their own HTTP calls to `/_emulator`.
+The handle is an EmulatorClient (emulator/client.py): its methods are admin API calls, sent with the
+server's `admin_auth` when a session sets one (`Settings(admin_auth=...)` from an overridden
+`report_emulator_settings`); its tests send `report_emulator.admin_auth` with their own calls to
+`/_emulator`. With `report_emulator_url` (or REPORT_EMULATOR_URL) the fixture starts no server: it
+uses that one, through a tenant of this pytest process's own.
 """
 from __future__ import annotations
 
@@ -16,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+# Imported with the plugin, before pytester can snapshot sys.modules: PyYAML's C extension cannot be
+# imported twice, so a first import inside a pytester run, dropped afterwards, would leave the next
+# import with two copies of yaml.nodes ("could not determine a constructor for the tag None").
+import yaml  # noqa: F401
 
 from .client import EmulatorClient
 
@@ -173,6 +179,14 @@ def _marker_options(request) -> dict[str, Any]:
 
 @pytest.fixture
 def report_emulator(request, report_emulator_server) -> ReportEmulator:
+    """A running report-emulator (Strigo, Echo360, Falkor, ParkUp), freshly reset for this test.
+
+    One server per session on 127.0.0.1, port 0; seed 1 (ini `report_emulator_seed`) and a manual clock
+    at the session's start (ini `report_emulator_now`). `.url`, `.credentials`, `.world`, `.now`,
+    `.advance(s)`, `.set_time(iso)`, `.load_scenario(...)`, `.journal()`, `.assert_called(method, path)`,
+    `.assert_no_violations()`, `.reset()`. Per test: `@pytest.mark.report_emulator(seed=, now=,
+    scenario=, strict=)`. Docs: https://report-emulator.readthedocs.io/en/latest/pytest/
+    """
     handle = ReportEmulator(report_emulator_server)
     options = _marker_options(request)
     if isinstance(report_emulator_server, SharedServer):

@@ -1,10 +1,14 @@
-"""Regenerate docs/ui.png, the dashboard screenshot in the README.
+"""Regenerate docs/ui.png, the dashboard screenshot on the documentation site's Dashboard page.
 
 Starts an emulator on a free port with a fixed seed and time, sends some vendor traffic, loads a
 shipped scenario and advances the clock through the page, then photographs the page in Debian's
 chromium (Playwright for Python; nothing is downloaded):
 
-    python scripts/screenshot.py [--out docs/ui.png] [--width 1280] [--height 1400]
+    python scripts/screenshot.py [--out docs/ui.png] [--width 1280] [--height 900]
+
+Works from a fresh clone once the package is installed (`pip install -e '.[test]'`): the scenario comes
+from the running server. Secrets are hidden on the page unless asked for, so the picture shows none
+(tests/test_ui.py stages the same page and checks its visible text).
 """
 from __future__ import annotations
 
@@ -45,7 +49,9 @@ def traffic(base: str) -> None:
     http = requests.Session()
     creds = http.get(f"{base}/_emulator/credentials").json()
     world = http.get(f"{base}/_emulator/world").json()
-    http.put(f"{base}/_emulator/scenario", data=(ROOT / "scenarios" / "echo360-slow-and-failing.yaml").read_text())
+    shipped = http.get(f"{base}/_emulator/scenarios/echo360-slow-and-failing")  # from the installed package
+    shipped.raise_for_status()
+    http.put(f"{base}/_emulator/scenario", data=shipped.text).raise_for_status()
     strigo = {"Authorization": f"Bearer {creds['strigo']['org_id']}:{creds['strigo']['api_key']}"}
     event = world["strigo"]["events"][0]["id"]
     http.get(f"{base}/api/v1/events/{event}/reports/exercises", params={"output": "json"}, headers=strigo)
@@ -74,31 +80,40 @@ def after_move(base: str) -> None:
     submit(http, base, echo360_token(http, base, creds), "videoview")
 
 
+def stage(page, base: str) -> None:
+    """The page as photographed: a clock move and what it did, a Pending request, a selected call."""
+    page.goto(f"{base}/_emulator/ui")
+    page.get_by_text("live", exact=True).wait_for()
+    page.get_by_label("Seconds").fill("7200")
+    page.get_by_role("button", name="Advance", exact=True).click()
+    page.get_by_label("What the last clock move did").get_by_text("Advanced").wait_for()
+    after_move(base)
+    page.get_by_text("Pending", exact=True).first.wait_for()
+    page.locator("#journal-rows tr").filter(has_text="output=xml").click()
+    page.get_by_role("button", name="Close details").wait_for()
+    page.locator(".journal-wrap").evaluate("wrap => { wrap.scrollTop = 0; }")  # the click scrolled it
+
+
+def start_server() -> ServerThread:
+    return ServerThread(create_app(Settings(port=0, clock="manual", now=parse_instant(START), seed=1)), "127.0.0.1", 0).start()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "ui.png"))
     parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=1400, help="the viewport's height; the picture is the viewport")
+    parser.add_argument("--height", type=int, default=900, help="the viewport's height; the picture is the viewport")
     args = parser.parse_args()
     chromium = shutil.which("chromium")
     if chromium is None:
         parser.error("chromium is not on PATH (apt-get install chromium)")
-    server = ServerThread(create_app(Settings(port=0, clock="manual", now=parse_instant(START), seed=1)), "127.0.0.1", 0).start()
+    server = start_server()
     try:
         traffic(server.url)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": args.width, "height": args.height})
-            page.goto(f"{server.url}/_emulator/ui")
-            page.get_by_text("live", exact=True).wait_for()
-            page.get_by_label("Seconds").fill("7200")
-            page.get_by_role("button", name="Advance", exact=True).click()
-            page.get_by_label("What the last clock move did").get_by_text("Advanced").wait_for()
-            after_move(server.url)
-            page.get_by_text("Pending", exact=True).wait_for()
-            page.locator("#journal-rows tr").filter(has_text="output=xml").click()
-            page.get_by_role("button", name="Close details").wait_for()
-            page.locator(".journal-wrap").evaluate("wrap => { wrap.scrollTop = 0; }")  # the click scrolled it
+            stage(page, server.url)
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=args.out)
             browser.close()

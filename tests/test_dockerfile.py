@@ -68,7 +68,8 @@ def free_port() -> int:
 
 
 def readme() -> str:
-    return (ROOT / "README.md").read_text()
+    """The README and the container page, where the image is documented."""
+    return (ROOT / "README.md").read_text() + (ROOT / "docs" / "container.md").read_text()
 
 
 def test_entrypoint_is_report_emulator_serve_with_default_flags_in_cmd():

@@ -30,6 +30,45 @@ def test_entry_fields(report_emulator, http):
     assert json.loads(entry["body"]) == {"refId": "CB6150"}
 
 
+def test_entry_keeps_headers_both_ways_masked_and_the_answers_first_kib(report_emulator, http):
+    from emulator.core.limits import JOURNAL_HEADER_BYTES, JOURNAL_HEADERS, JOURNAL_RESPONSE_BYTES
+
+    base = report_emulator.url
+    creds = report_emulator.credentials["echo360"]
+    token = http.post(f"{base}/oauth2/access_token", params={"grant_type": "client_credentials", **creds}).json()
+    many = {f"X-Extra-{n}": "v" * (JOURNAL_HEADER_BYTES + 50) for n in range(JOURNAL_HEADERS + 5)}
+    http.get(f"{base}/public/api/v1/reporting/reports", headers={"Authorization": f"Bearer {token['access_token']}",
+                                                                 "X-Api-Key": "hush", "Cookie": "session=hush", **many})
+    issued, listed = report_emulator.journal()
+    # the token call's answer holds the tokens: masked, as in a request
+    assert token["access_token"] not in json.dumps(issued) and token["refresh_token"] not in json.dumps(issued)
+    assert '"access_token":"***"' in issued["response"]["body"].replace(" ", "")
+    headers = listed["headers"]
+    assert headers["Authorization"] == "Bearer ***"
+    assert headers["X-Api-Key"] == "***" and headers["Cookie"] == "***"
+    assert len(headers) == JOURNAL_HEADERS and all(len(v) <= JOURNAL_HEADER_BYTES for v in headers.values())
+    answer = listed["response"]
+    assert answer["headers"]["Content-Type"].startswith("application/json")
+    assert len(answer["body"]) == JOURNAL_RESPONSE_BYTES  # the list of reports is longer: its first KiB
+    assert json.dumps(listed).count("hush") == 0
+
+
+def test_a_streamed_answer_is_not_read_and_a_reset_connection_has_no_answer(report_emulator, http):
+    import requests as plain
+
+    report_emulator.load_scenario({"rules": [{"match": {"path": "/v1/logs/pathway-logs"}, "fault": "connection_reset"}]})
+    with pytest.raises(plain.ConnectionError):
+        http.post(f"{report_emulator.url}/v1/logs/pathway-logs", json={})
+    assert report_emulator.journal()[-1]["response"] is None
+    creds = report_emulator.credentials["strigo"]
+    event = report_emulator.world["strigo"]["events"][0]["id"]
+    http.get(f"{report_emulator.url}/api/v1/events/{event}/reports/exercises", params={"output": "csv"},
+             headers={"Authorization": f"Bearer {creds['org_id']}:{creds['api_key']}"})
+    answer = report_emulator.journal()[-1]["response"]
+    assert answer["headers"]["Content-Type"].startswith("text/csv")
+    assert answer["body"] is None or answer["body"].startswith("event_id")  # streamed: not read; else its head
+
+
 def test_body_is_capped(report_emulator, http):
     http.post(f"{report_emulator.url}{PARKUP}", data="x" * (BODY_CAP * 3), headers={"Content-Type": "text/plain"})
     assert len(report_emulator.journal()[0]["body"]) == BODY_CAP

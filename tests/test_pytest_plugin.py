@@ -148,3 +148,45 @@ def test_a_bad_ini_option_stops_the_session_naming_it(pytester):
     result = pytester.runpytest_inprocess("-q")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*report_emulator_now must be an ISO 8601 timestamp, not 'last tuesday'*"])
+
+
+def test_fixture_has_a_docstring_shown_by_pytest_fixtures(pytester):
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest("--fixtures")
+    text = result.stdout.str()
+    assert "report_emulator -- " in text
+    block = text[text.index("report_emulator -- "):]
+    assert "no docstring available" not in block.splitlines()[1]
+    assert "A running report-emulator" in block
+
+
+def test_repr_names_the_url_seed_clock_and_scenario(report_emulator):
+    report_emulator.load_scenario("parkup-outage")
+    text = repr(report_emulator)
+    assert text.startswith(f"<ReportEmulator {report_emulator.url} seed=1 manual clock at ")
+    assert "scenario='parkup-outage'" in text and "journal=0 calls" in text
+
+
+def test_a_failing_assert_called_shows_the_near_misses_not_the_helpers_source(pytester):
+    pytester.makepyfile(
+        """
+        import requests
+
+        def test_wrong_method(report_emulator):
+            requests.post(f"{report_emulator.url}/api/v1/health")
+            report_emulator.assert_called("GET", "/api/v1/health")
+
+        def test_violations(report_emulator):
+            requests.get(f"{report_emulator.url}/api/v1/health", params={"colour": "red"})
+            report_emulator.assert_no_violations()
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    assert "near misses:" in text and "POST /api/v1/health -> 405" in text
+    assert "1 contract violation:" in text
+    # the helpers' own lines are hidden: none of their source appears in the tracebacks
+    assert "entry_matches(match, e)" not in text and "near_misses(match, entries)" not in text
+    assert "lines.append(" not in text
+    assert len(text.splitlines()) < 60, text

@@ -216,7 +216,7 @@ def test_vendor_calls_appear_in_the_journal_without_a_reload(report_emulator, ht
     rows.first.click()
     detail = page.locator("#journal-detail")
     expect(detail).to_contain_text("trace=on")
-    expect(detail.locator("pre.body")).to_have_text('{"from": "2026-01-01T00:00:00.000Z"}')
+    expect(detail.locator("pre.request-body")).to_have_text('{"from": "2026-01-01T00:00:00.000Z"}')
     page.get_by_role("button", name="Close details").click()
     expect(detail).to_be_hidden()
 
@@ -247,6 +247,7 @@ def test_advancing_an_hour_turns_a_pending_request_available_with_a_working_link
 def test_loading_a_shipped_scenario_shows_its_rules_and_counters_rise(report_emulator, http, page):
     from playwright.sync_api import expect
 
+    page.get_by_text("Load or edit a scenario").click()
     page.get_by_label("Shipped scenario").select_option("parkup-outage")
     expect(page.locator("#shipped-description")).to_contain_text("ParkUp is down")
     page.get_by_role("button", name="Load scenario").click()
@@ -270,6 +271,7 @@ def test_a_yaml_mistake_is_shown_next_to_its_field_path_and_changes_nothing(repo
 
     report_emulator.load_scenario({"name": "kept"})
     expect(page.locator("#scenario-name")).to_have_text("kept")
+    page.get_by_text("Load or edit a scenario").click()
     page.get_by_label("Scenario YAML").fill("name: broken\nrules:\n  - match: {path: /v1/logs/pathway-logs}\n"
                                            "    respond: {status: abc}\n")
     page.get_by_role("button", name="Load YAML").click()
@@ -301,7 +303,7 @@ def test_injected_markup_is_shown_as_text_and_never_runs(report_emulator, http, 
     expect(rows).to_have_count(2)
     expect(rows.nth(1).locator(".path")).to_contain_text(f"/api/v1/events/{script}/reports/exercises")
     rows.nth(0).click()
-    expect(page.locator("#journal-detail pre.body")).to_have_text(image)
+    expect(page.locator("#journal-detail pre.request-body")).to_have_text(image)
     assert page.evaluate("window.__pwned") is None
     assert page.locator("#journal script, #journal img").count() == 0
 
@@ -316,9 +318,11 @@ def test_clock_and_reset_errors_are_shown_next_to_their_fields_and_change_nothin
     page.get_by_label("Set time").fill("yesterday")
     page.get_by_role("button", name="Set time").click()
     expect(page.locator('#set-form [data-error-for="now"]')).to_have_text("not a valid ISO 8601 timestamp")
+    page.get_by_role("button", name="Reset…").click()
     page.get_by_label("Seed").fill("abc")
-    page.get_by_role("button", name="Reset").click()
+    page.get_by_role("button", name="Reset now").click()
     expect(page.locator('#reset-form [data-error-for="seed"]')).to_have_text("Not a valid integer.")
+    page.get_by_role("button", name="Cancel").click()
     assert report_emulator.now == before
 
     page.get_by_label("Seconds").fill("90")
@@ -331,9 +335,10 @@ def test_clock_and_reset_errors_are_shown_next_to_their_fields_and_change_nothin
     page.get_by_role("button", name="Set time").click()
     expect(page.locator("#now")).to_have_text("2026-01-15 09:00:00 UTC")
 
+    page.get_by_role("button", name="Reset…").click()
     page.get_by_label("Seed").fill("5")
     page.get_by_label("Reset to time").fill("2026-02-01T00:00:00Z")
-    page.get_by_role("button", name="Reset").click()
+    page.get_by_role("button", name="Reset now").click()
     expect(page.locator("#now")).to_have_text("2026-02-01 00:00:00 UTC")
     expect(page.locator('#reset-form [data-error-for="seed"]')).to_have_text("")
     assert report_emulator.emulator.world.seed == 5
@@ -344,6 +349,8 @@ def test_each_vendor_has_copyable_credentials_and_a_curl_line_that_works(report_
 
     if shutil.which("curl") is None and not os.environ.get("CI"):
         pytest.skip("curl is not installed")
+    page.get_by_role("button", name="Show secrets").click()
+    expect(page.get_by_role("button", name="Hide secrets")).to_be_visible()
     for vendor, creds in report_emulator.credentials.items():
         section = page.locator(f'details.vendor[data-vendor="{vendor}"]')
         for key, value in creds.items():
@@ -375,3 +382,196 @@ def test_readable_on_a_phone_without_sideways_scrolling(browser, report_emulator
     assert page.get_by_role("button", name="Advance 1 hour").is_visible()  # the clock comes first
     context.close()
     assert problems == []
+
+
+# --- a dashboard people keep open (issue 20) ----------------------------------------------------------
+
+def test_the_base_url_leads_to_the_dashboard_and_is_not_journaled(report_emulator, http):
+    answer = http.get(f"{report_emulator.url}/", allow_redirects=False)
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/_emulator/ui")
+    assert http.get(f"{report_emulator.url}/").url == f"{report_emulator.url}/_emulator/ui"
+    assert report_emulator.journal() == []
+
+
+def test_the_banner_names_the_dashboard():
+    from servers import EmulatorProcess
+
+    server = EmulatorProcess()
+    try:
+        assert f"  dashboard: {server.url}/_emulator/ui (also {server.url}/)" in server.banner().splitlines()
+    finally:
+        server.stop()
+
+
+def test_the_page_shows_version_seed_strict_mode_and_store(report_emulator, page):
+    from playwright.sync_api import expect
+
+    import emulator
+
+    about = page.get_by_label("This emulator")
+    expect(about.locator("#about-version")).to_have_text(emulator.__version__)
+    expect(about.locator("#about-seed")).to_have_text("1")
+    expect(about.locator("#about-strict")).to_have_text("off")
+    expect(about.locator("#about-store")).to_have_text("memory")
+    expect(about.locator("#about-tenant-row")).to_be_hidden()  # one tenant: nothing to name yet
+    report_emulator.load_scenario({"strict": True, "seed": 9})
+    expect(about.locator("#about-strict")).to_have_text("on")
+    expect(about.locator("#about-seed")).to_have_text("9")
+
+
+def test_columns_keep_a_fixed_height_so_clock_scenario_and_reset_stay_in_view(report_emulator, http, page):
+    from playwright.sync_api import expect
+
+    report_emulator.load_scenario({"name": "many", "echo360": {"max_in_flight": 20}})
+    headers = echo360_headers(report_emulator, http)
+    for _ in range(8):
+        submit(report_emulator, http, headers)
+    for n in range(60):
+        http.get(f"{report_emulator.url}/api/v1/health", params={"n": n})
+    expect(page.locator("li.echo-item")).to_have_count(8)
+    expect(page.locator("#journal-rows tr")).to_have_count(69)
+    assert page.evaluate("document.documentElement.scrollHeight") <= 900  # the page itself never grows
+    for part in (page.locator("#clock"), page.locator("#scenario"), page.get_by_role("button", name="Reset…")):
+        box = part.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 900, part
+    # the long lists scroll inside their columns
+    assert page.evaluate("(() => { const l = document.querySelector('#echo-list'); return l.scrollHeight > l.clientHeight; })()")
+    assert page.evaluate("(() => { const w = document.querySelector('.journal-wrap'); return w.scrollHeight > w.clientHeight; })()")
+
+
+def test_echo360_cards_say_what_holds_for_their_status(report_emulator, http, page):
+    from playwright.sync_api import expect
+
+    report_emulator.load_scenario({"echo360": {"outcomes": ["Failed", "Missing", "Available"]}})
+    headers = echo360_headers(report_emulator, http)
+    failed, missing, available = (submit(report_emulator, http, headers) for _ in range(3))
+    card = {rid: page.locator(f'li.echo-item[data-request-id="{rid}"]') for rid in (failed, missing, available)}
+    expect(card[failed]).to_contain_text("Will end Failed: no file will be made.")
+    expect(card[failed].locator(".timeline")).not_to_contain_text("expires")
+    expect(card[available].locator(".timeline")).to_contain_text("File expires")
+
+    report_emulator.advance(120)
+    for rid, status in ((failed, "Failed"), (missing, "Missing")):
+        expect(card[rid].locator(".badge")).to_have_text(status)
+        expect(card[rid]).to_contain_text(f"{status}: no file and no expiry; it stays {status}.")
+        expect(card[rid].locator(".timeline")).not_to_contain_text("expires")
+        expect(card[rid].locator(".timeline li")).to_have_count(2)  # submitted, then its end
+        expect(card[rid].get_by_role("link")).to_have_count(0)
+    expect(card[available].locator(".badge")).to_have_text("Available")
+    expect(card[available].locator(".timeline")).to_contain_text("Link expires")
+    expect(card[available].locator(".timeline")).to_contain_text("File expires")
+    expect(card[available].get_by_role("link")).to_have_count(1)
+
+    report_emulator.advance(15 * 86400)
+    expect(card[available].locator(".badge")).to_have_text("Expired")
+    expect(card[available].locator(".timeline")).to_contain_text("Expired, file deleted")
+    expect(card[failed].locator(".badge")).to_have_text("Failed")  # never expires
+
+
+def test_the_scenario_panel_names_every_loaded_scenario(report_emulator, page):
+    from playwright.sync_api import expect
+
+    report_emulator.load_scenario(["parkup-outage", "strigo-rate-limit"])
+    expect(page.locator("#scenario-name")).to_have_text("parkup-outage + strigo-rate-limit")
+    expect(page.get_by_label("Loaded scenarios").locator("li")).to_have_text(["parkup-outage", "strigo-rate-limit"])
+    assert report_emulator.scenario["scenario"]["loaded"] == ["parkup-outage", "strigo-rate-limit"]
+    report_emulator.load_scenario("parkup-outage")
+    expect(page.locator("#scenario-name")).to_have_text("parkup-outage")
+    expect(page.get_by_label("Loaded scenarios")).to_be_hidden()
+
+
+def test_journal_times_show_the_date_when_not_the_emulators_today(report_emulator, http, page):
+    from playwright.sync_api import expect
+
+    report_emulator.set_time("2026-01-15T10:00:00Z")
+    http.get(f"{report_emulator.url}/api/v1/health", params={"when": "then"})
+    rows = page.locator("#journal-rows tr")
+    expect(rows.first.locator("td.time")).to_have_text("10:00:00")
+    report_emulator.advance(86400)
+    http.get(f"{report_emulator.url}/api/v1/health", params={"when": "now"})
+    expect(rows).to_have_count(2)
+    expect(rows.first.locator("td.time")).to_have_text("10:00:00")  # today's: the time of day
+    expect(rows.nth(1).locator("td.time")).to_have_text("2026-01-15 10:00:00")  # yesterday's: with its date
+
+
+def test_a_calls_detail_shows_request_and_answer_and_copies_as_curl(report_emulator, http, page):
+    from playwright.sync_api import expect
+
+    if shutil.which("curl") is None and not os.environ.get("CI"):
+        pytest.skip("curl is not installed")
+    http.post(f"{report_emulator.url}/v1/logs/pathway-logs", json={"pathway": "nope"},
+              headers={"Authorization": "Basic d3Jvbmc6d3Jvbmc=", "X-Client": "nightly"})
+    rows = page.locator("#journal-rows tr")
+    expect(rows).to_have_count(1)
+    rows.first.click()
+    detail = page.locator("#journal-detail")
+    request = detail.get_by_label("Request", exact=True)
+    expect(request.locator(".request-line")).to_have_text("POST /v1/logs/pathway-logs")
+    expect(request.get_by_label("Request headers")).to_contain_text("Basic ***")  # never the secret
+    expect(request.get_by_label("Request headers")).to_contain_text("nightly")
+    expect(request.locator("pre.request-body")).to_have_text('{"pathway": "nope"}')
+    answer = detail.get_by_label("Answer", exact=True)
+    expect(answer.locator(".status-line")).to_have_text("401 Unauthorized")
+    expect(answer.get_by_label("Answer headers")).to_contain_text("application/json")
+    expect(answer.locator("pre.answer-body")).to_contain_text('"status":"error"')
+    curl = detail.locator("pre.curl-call").text_content()
+    assert curl.startswith("curl -X POST ") and "--data-binary '{\"pathway\": \"nope\"}'" in curl
+    assert "'Authorization: Basic ***'" in curl and "d3Jvbmc6d3Jvbmc=" not in curl
+    expect(detail.get_by_role("button", name="Copy as curl")).to_be_visible()
+
+    # a call with no secret to hide: its curl line, run as it is, makes the same call
+    http.get(f"{report_emulator.url}/api/v1/health", params={"probe": "1"})
+    expect(rows).to_have_count(2)
+    rows.first.click()
+    expect(detail.locator(".status-line")).to_have_text("200 OK")
+    line = detail.locator("pre.curl-call").text_content()
+    done = subprocess.run(["sh", "-c", line + " -sS -o /dev/null -w '%{http_code}'"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout == "200", (line, done.stderr)
+    assert [e["query"] for e in report_emulator.journal()][-1] == "probe=1"
+
+
+def test_reset_asks_for_confirmation(report_emulator, http, page):
+    from playwright.sync_api import expect
+
+    http.get(f"{report_emulator.url}/api/v1/health")
+    expect(page.locator("#journal-rows tr")).to_have_count(1)
+    page.get_by_role("button", name="Reset…").click()
+    dialog = page.get_by_role("dialog", name="Reset the emulator?")
+    expect(dialog).to_be_visible()
+    page.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    assert len(report_emulator.journal()) == 1  # nothing was reset
+    page.get_by_role("button", name="Reset…").click()
+    page.get_by_role("button", name="Reset now").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#journal-rows tr")).to_have_count(0)
+    assert report_emulator.journal() == []
+
+
+def test_the_screenshot_script_stages_a_page_that_shows_no_secret(browser):
+    """scripts/screenshot.py's own steps, from the repository (as from a fresh clone): nothing secret is visible."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "screenshot.py"
+    spec = importlib.util.spec_from_file_location("screenshot", path)
+    screenshot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(screenshot)
+    server = screenshot.start_server()
+    try:
+        screenshot.traffic(server.url)
+        creds = server.app.extensions["emulator"].vendors
+        secrets = [value for model in creds.values() for key, value in model.credentials().items()
+                   if any(word in key for word in ("secret", "key", "token"))]
+        assert len(secrets) >= 5
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        screenshot.stage(page, server.url)
+        visible = page.evaluate("document.body.innerText")
+        assert "Selected call" in visible and "Echo360 requests" in visible
+        shown = [s for s in secrets if s in visible]
+        assert shown == []
+        context.close()
+    finally:
+        server.stop()

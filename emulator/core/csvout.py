@@ -7,6 +7,7 @@ asynchronous reports (Echo360) live here too.
 from __future__ import annotations
 
 import csv
+import fcntl
 import gzip
 import io
 import os
@@ -56,13 +57,18 @@ def write_csv_file(path: str, header: Sequence[str], batches: Iterable[Iterable[
     lines end with `\\n`. Memory stays at one batch whatever the size of the report. The gzip member
     carries no file name or time, so the same rows give the same bytes. The file appears complete
     or not at all (written to a part file of this process and thread, then renamed), so two processes
-    writing the same report at once both leave the same complete bytes.
+    writing the same report at once both leave the same complete bytes. The part file is locked
+    (flock) until it is renamed, so another process tells it from one left by a writer that died
+    (`being_written`); it is readable by its user only (FILE_MODE, whatever the umask).
     """
     if delimiter not in DELIMITERS:
         raise ValueError(f"delimiter must be one of {DELIMITERS!r}, not {delimiter!r}")
     part = f"{path}.{os.getpid()}-{threading.get_ident()}.part"
     rows = 0
+    owner = os.open(part, os.O_RDWR | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
+        fcntl.flock(owner, fcntl.LOCK_EX)
+        os.fchmod(owner, FILE_MODE)
         with open(part, "wb") as raw:
             sink = gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=level, mtime=0) if compress else raw
             with io.TextIOWrapper(sink, encoding="utf-8", newline="") as text:
@@ -75,11 +81,31 @@ def write_csv_file(path: str, header: Sequence[str], batches: Iterable[Iterable[
                         batch = list(batch)
                     writer.writerows(batch)
                     rows += len(batch)
-        os.replace(part, path)
+        os.replace(part, path)  # still locked: nobody removes it half-way
     except BaseException:
         try:
             os.remove(part)
         except OSError:
             pass
         raise
+    finally:
+        os.close(owner)
     return rows
+
+
+FILE_MODE = 0o600  # report files: readable by their user only
+
+
+def being_written(part: str) -> bool:
+    """Whether a live process is writing this part file (it holds its lock), whatever PID namespace it runs in."""
+    try:
+        fd = os.open(part, os.O_RDONLY)
+    except OSError:  # gone: renamed or removed meanwhile
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False

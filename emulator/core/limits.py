@@ -6,6 +6,7 @@ a journal entry small and free of secrets. Nothing here imports Flask.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -25,6 +26,9 @@ JOURNAL_QUERY_BYTES = 2048  # characters of a query string a journal entry keeps
 JOURNAL_PATH_BYTES = 1024  # characters of a path a journal entry keeps
 VIOLATION_TEXT_BYTES = 200  # characters of each text (param, message) of a recorded violation
 MAX_VIOLATIONS = 10  # contract violations recorded for one request, plus one "and N more"
+JOURNAL_HEADERS = 32  # request or response headers a journal entry keeps (the first ones, each side)
+JOURNAL_HEADER_BYTES = 256  # characters of each header value a journal entry keeps
+JOURNAL_RESPONSE_BYTES = 1024  # characters of a response body a journal entry keeps (the dashboard's first KiB)
 JOURNAL_ENTRY_BYTES = 16 * 1024  # one journal entry at most (the caps above add up to less)
 JOURNAL_MAX_BYTES = 8 * 1024 * 1024  # the whole journal at most; the oldest entries go first
 SECRET_NAMES = ("client_secret", "access_token", "refresh_token", "password", "api_key", "token")  # masked in the journal
@@ -157,12 +161,12 @@ _SECRETS = "|".join(SECRET_NAMES)
 _FORM_SECRET = re.compile(rf"(?i)(^|[&;?])((?:{_SECRETS})=)[^&;]*")
 # "name": "value" (or a bare number) in a JSON body, the value possibly cut off by truncation.
 _JSON_SECRET = re.compile(rf'(?i)("(?:{_SECRETS})"\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^\s,}}\]]+)')
-_ANY_SECRET = re.compile(r"(?i)token|secret|password|api_key")
 
 
 def mask_secrets(text: str) -> str:
     """text with the value of every secret-named field (query, form or JSON) replaced by MASK."""
-    if not _ANY_SECRET.search(text):  # the usual case, and the hot path: every journal entry
+    lower = text.lower()  # plain substring checks first: the usual case, and the hot path (every journal entry)
+    if not any(name in lower for name in SECRET_NAMES):
         return text
     text = _FORM_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     return _JSON_SECRET.sub(lambda m: f'{m.group(1)}"{MASK}"', text)
@@ -172,6 +176,36 @@ def mask_authorization(value: str) -> str:
     """An Authorization header's value with its credentials masked and its scheme kept."""
     scheme, sep, _ = value.partition(" ")
     return f"{scheme} {MASK}" if sep else MASK
+
+
+_SECRET_HEADER = re.compile(r"(?i)token|secret|password|key|cookie|auth")
+
+
+def bound_headers(headers: Any) -> dict[str, str]:
+    """The first JOURNAL_HEADERS headers (name -> value), each value cut to JOURNAL_HEADER_BYTES.
+
+    An Authorization header keeps only its scheme; any other header whose name speaks of a token, a
+    secret, a password, a key, a cookie or auth reads MASK.
+    """
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        if len(kept) >= JOURNAL_HEADERS:
+            break
+        kind = _header_kind(name)
+        if kind == "authorization":
+            value = mask_authorization(value)
+        elif kind == "secret":
+            value = MASK
+        kept[name[:JOURNAL_HEADER_BYTES]] = value[:JOURNAL_HEADER_BYTES]
+    return kept
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_kind(name: str) -> str:
+    """How a header is kept: "authorization" (its scheme), "secret" (masked) or "plain"."""
+    if name.lower() in ("authorization", "proxy-authorization"):
+        return "authorization"
+    return "secret" if _SECRET_HEADER.search(name) else "plain"
 
 
 def _cut(text: str, limit: int) -> tuple[str, int]:
@@ -205,7 +239,16 @@ def bound_entry(entry: dict[str, Any]) -> dict[str, Any]:
         out[field] = value
     headers = out.get("headers")
     if headers:
-        out["headers"] = {k: (mask_authorization(v) if k.lower() == "authorization" else v) for k, v in headers.items()}
+        out["headers"] = bound_headers(headers)
+    answer = out.get("response")
+    if answer:
+        answer = dict(answer)
+        answer["headers"] = bound_headers(answer.get("headers") or {})
+        body = answer.get("body")
+        if body:
+            text = body[: JOURNAL_RESPONSE_BYTES + 1024].decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else body
+            answer["body"] = mask_secrets(text)[:JOURNAL_RESPONSE_BYTES]
+        out["response"] = answer
     violations = out.get("violations")
     if violations:
         keep = MAX_VIOLATIONS + 1  # room for check_request's "and N more"

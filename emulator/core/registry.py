@@ -6,6 +6,14 @@ re-read only when the store's version number moves. Every request starts by chec
 (one cheap read) and pins its snapshot, so a vendor call sees one consistent world from start to end
 even when a reset or a scenario swaps the world meanwhile.
 
+Every replica adopts what the store holds: the snapshot, the store's identity (instance id, link
+secret) and the start state are re-read together whenever `meta:version` differs from the one this
+process read last. The version is a random token written after every change, so a store restored
+from an older copy, or flushed, never matches a replica's memory by chance. A store that lost its
+state (restarted empty, flushed) is set up again once, the same for every replica: each piece is
+written only if absent (SET NX), from the start state the store holds or, failing that, this
+process's own.
+
 Store keys (namespaced by the store): `start` (the start-up seed, time, clock mode and scale: what a
 reset returns to), `clock`, `world` (the world's identity; the world itself is rebuilt from it),
 `scenario` (its serial number and validated data), `meta:version`, `meta:generation` (bumped by every
@@ -16,6 +24,8 @@ which start with its name (`echo360:requests:...`).
 from __future__ import annotations
 
 import contextvars
+import logging
+import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,6 +41,10 @@ from .vendor import Vendor, VendorModel
 from .world import World
 
 VIOLATIONS_MAX_BYTES = 4 * 1024 * 1024  # recorded contract violations kept, in bytes of JSON
+# Read together whenever meta:version moved: the snapshot, and what every replica must agree on.
+SNAPSHOT_KEYS = ["meta:version", "meta:generation", "clock", "world", "scenario", "meta:instance", "meta:secret", "start"]
+
+log = logging.getLogger("report_emulator.store")
 
 # The request's pinned snapshot, with the Emulator (the tenant) it belongs to.
 _pinned: contextvars.ContextVar["tuple[Emulator, Snapshot] | None"] = contextvars.ContextVar("emulator_snapshot", default=None)
@@ -70,7 +84,7 @@ class Worlds:
 class Snapshot:
     """What one request reads of the rarely-changing state: all of it from one version."""
 
-    version: int
+    version: str | None  # the store's meta:version token when this was read
     generation: int
     clock: dict
     world: World
@@ -78,8 +92,6 @@ class Snapshot:
     scenario: dict | None
     scenario_serial: int  # changes with every scenario loaded or cleared (its rule counters' namespace)
     active: ActiveScenario | None
-    instance: str  # the store's random instance id and link-signing secret (a snapshot restores them)
-    secret: str
 
 
 class Emulator:
@@ -87,7 +99,9 @@ class Emulator:
                  tenant: str = "default"):
         self.settings = settings
         self.store = store or open_store(getattr(settings, "state", "memory"))
-        self._identity = self.store.identity()
+        identity = self.store.identity()
+        self.instance: str = identity["instance"]  # re-read with the state (a snapshot may bring others)
+        self.secret: str = identity["secret"]
         self.vendors: dict[str, VendorModel] = {}
         self.vendor_specs: dict[str, Vendor] = {}
         self._lock = threading.RLock()
@@ -129,15 +143,19 @@ class Emulator:
 
     def _current(self) -> Snapshot:
         snapshot = self._snapshot
-        if snapshot is None or snapshot.version != (self.store.get("meta:version") or 0):
+        if snapshot is None or snapshot.version != self.store.get("meta:version"):
             snapshot = self._load()
         return snapshot
 
     def _load(self) -> Snapshot:
-        version, generation, clock, world, scenario, instance, secret, start = self.store.get_many(
-            ["meta:version", "meta:generation", "clock", "world", "scenario", "meta:instance", "meta:secret", "start"])
-        if start is not None:  # a restored snapshot brings its own start state
-            self._start = start
+        values = self.store.get_many(SNAPSHOT_KEYS)
+        version, generation, clock, world, scenario, instance, secret, start = values
+        if None in (version, instance, secret, start):
+            self._initialise(lost=instance is None or secret is None)
+            version, generation, clock, world, scenario, instance, secret, start = self.store.get_many(SNAPSHOT_KEYS)
+        # Adopt the store's identity and start state, whichever replica made them.
+        self.instance, self.secret = instance or self.instance, secret or self.secret
+        self._start = start or self._start
         if clock is None or world is None:  # a reset in another process is half-way: use the start state
             start = self._start
             anchor = parse_instant(start["now"])
@@ -148,13 +166,25 @@ class Emulator:
         data = (scenario or {}).get("data")
         built = self._world(world)
         active = ActiveScenario(data, built.seed, self.store, scenario["serial"]) if data else None
-        snapshot = Snapshot(version or 0, generation or 0, clock, built, world.get("base_seed", built.seed), data,
-                            (scenario or {}).get("serial", 0), active, instance or self._identity["instance"],
-                            secret or self._identity["secret"])
-        with self._lock:
-            if self._snapshot is None or snapshot.version >= self._snapshot.version:
-                self._snapshot = snapshot
+        snapshot = Snapshot(version, generation or 0, clock, built, world.get("base_seed", built.seed), data,
+                            (scenario or {}).get("serial", 0), active)
+        self._snapshot = snapshot  # a stale one stored by a slower thread is replaced at the next request
         return snapshot
+
+    def _initialise(self, lost: bool) -> None:
+        """Set up a store that lost its state (restarted empty, flushed), once and the same for every
+        replica: each key is written only if absent, from the start state the store holds (or this
+        process's own), and the version last, so a replica that sees it sees the rest."""
+        if lost:
+            log.warning("report-emulator: the state store %s lost its state (restarted empty or flushed); "
+                        "setting it up again from the start state, once for every replica", self.store.describe())
+        self.store.identity()
+        start = self.store.put_if_absent("start", self._start)
+        anchor = parse_instant(start["now"])
+        self.store.put_if_absent("clock", clock_state(start["mode"], anchor, start["follow_wall"]))
+        self.store.put_if_absent("world", {"seed": start["seed"], "anchor": start["now"], "scale": start["scale"],
+                                           "overrides": {}, "base_seed": start["seed"]})
+        self.store.put_if_absent("meta:version", secrets.token_hex(8))
 
     def _world(self, identity: dict) -> World:
         """The world for a stored identity, built once per process and kept while it is in use."""
@@ -162,7 +192,7 @@ class Emulator:
 
     def _changed(self) -> None:
         """After a write to the clock, world or scenario: tell every process, and re-read here."""
-        self.store.incr("meta:version")
+        self.store.put("meta:version", secrets.token_hex(8))
         snapshot = self._load()
         pinned = _pinned.get()
         if pinned is not None and pinned[0] is self:
@@ -181,14 +211,6 @@ class Emulator:
     @property
     def active(self) -> ActiveScenario | None:
         return self.snapshot().active
-
-    @property
-    def instance(self) -> str:
-        return self.snapshot().instance
-
-    @property
-    def secret(self) -> str:
-        return self.snapshot().secret
 
     @property
     def generation(self) -> int:
@@ -306,6 +328,7 @@ class Emulator:
                 self.store.wipe(prefixes=[f"{name}:" for name in self.vendors])
                 for model in self.vendors.values():
                     model.reset()
+            self.store.wipe(prefixes=["scenario:"])  # the replaced scenario's counters (`scenario:<serial>:...`)
             serial = self.store.incr("meta:scenario_serial")
             self.store.put("scenario", {"serial": serial, "data": data} if data else None)
             self._changed()

@@ -414,12 +414,17 @@ def merge(scenarios: Iterable[dict]) -> dict:
         return out
 
     merged: dict = {}
+    names: list[str] = []
     for scenario in scenarios:
+        names += scenario.get("loaded") or ([scenario["name"]] if scenario.get("name") else [])
         rules = merged.get("rules", []) + list(scenario.get("rules", []))
-        merged = deep(merged, {k: v for k, v in scenario.items() if k != "rules"})
+        merged = deep(merged, {k: v for k, v in scenario.items() if k not in ("rules", "loaded")})
         if rules:
             merged["rules"] = rules
-    return validate_scenario(merged, "the merged scenario")
+    merged = validate_scenario(merged, "the merged scenario")
+    if len(names) > 1:  # `name` is the last one's (later wins); `loaded` names them all, in order
+        merged["loaded"] = names
+    return merged
 
 
 # --- rules at request time ---------------------------------------------------------------------

@@ -12,8 +12,9 @@ import json
 from pathlib import Path
 
 import yaml
-from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, redirect, request, send_from_directory, url_for
 
+from .. import __version__
 from ..settings import format_instant
 from .admin import AdminError
 from .tenants import current_emulator
@@ -80,6 +81,11 @@ def _ui_error(exc: AdminError):
     return jsonify({"error": exc.message, "errors": exc.errors}), exc.status
 
 
+def home():
+    """GET /: a person who opens the base URL in a browser lands on the dashboard."""
+    return redirect(url_for("_emulator_ui.page"))
+
+
 @ui.get("/ui")
 def page():
     response = send_from_directory(STATIC, "index.html", max_age=0)
@@ -137,6 +143,7 @@ def state():
     emulator = _emulator()
     clock = emulator.clock
     payload = {
+        "emulator": _about(emulator),
         "clock": {"now": format_instant(clock.now()), "mode": clock.mode},
         "scenario": emulator.scenario_status(),
         "journal": {"matched": matched, "shown": len(entries), "requests": entries},
@@ -147,6 +154,15 @@ def state():
     response.set_etag(hashlib.blake2b(body, digest_size=12).hexdigest())
     response.headers["Cache-Control"] = "no-store"
     return response.make_conditional(request)
+
+
+def _about(emulator) -> dict:
+    """What this emulator is: version, seed, strict mode, store (a password masked) and tenant.
+
+    There is one tenant today; `tenant` names it so the page shows it once several exist.
+    """
+    return {"version": __version__, "seed": emulator.world.seed, "strict": emulator.strict,
+            "store": emulator.store.describe(), "tenant": None}
 
 
 def _echo360_overview() -> list[dict]:

@@ -177,9 +177,20 @@
     $("#now").textContent = shortTime(s.clock.now) + " UTC";
     $("#now").setAttribute("datetime", s.clock.now);
     $("#mode").textContent = `${s.clock.mode} clock`;
-    renderJournal(s.journal);
+    renderAbout(s.emulator);
+    renderJournal(s.journal, s.clock.now.slice(0, 10));
     renderEcho(s.echo360.requests, now);
     renderScenario(s.scenario);
+  }
+
+  function renderAbout(about) {
+    if (!about) return;
+    $("#about-version").textContent = about.version;
+    $("#about-seed").textContent = String(about.seed);
+    $("#about-strict").textContent = about.strict ? "on" : "off";
+    $("#about-store").textContent = about.store;
+    $("#about-tenant-row").hidden = !about.tenant;
+    $("#about-tenant").textContent = about.tenant || "";
   }
 
   // --- journal ------------------------------------------------------------------------------------
@@ -193,7 +204,13 @@
     return `s-${Math.floor(status / 100)}xx`;
   }
 
-  function renderJournal(journal) {
+  /** A journal time: the time of day on the emulator's current day, the date too on any other day. */
+  function journalTime(at, today) {
+    const full = shortTime(at);
+    return at && at.slice(0, 10) === today ? full.slice(11) || at : full || at;
+  }
+
+  function renderJournal(journal, today) {
     const rows = $("#journal-rows");
     const fresh = [];
     for (const e of journal.requests) {
@@ -206,7 +223,7 @@
       }
       const row = el("tr", { tabindex: "0", class: selected && entryKey(selected) === entryKey(e) ? "selected" : null,
         "aria-label": `${e.method} ${e.path} ${e.status === null ? "no answer" : e.status}` },
-        el("td", { class: "time" }, el("time", { datetime: e.at, title: e.at, text: shortTime(e.at).slice(11) || e.at })),
+        el("td", { class: "time" }, el("time", { datetime: e.at, title: e.at, text: journalTime(e.at, today) })),
         el("td", { class: "call" }, el("span", { class: "method", text: e.method }), " ",
           el("span", { class: "path", text: e.path + (e.query ? `?${e.query}` : "") })),
         el("td", {}, el("span", { class: `status ${statusClass(e.status)}`, text: e.status === null ? "—" : String(e.status) })),
@@ -224,12 +241,38 @@
     $("#journal-count").textContent = `(${journal.matched} call${journal.matched === 1 ? "" : "s"}${more})`;
   }
 
+  const REASONS = { 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently",
+    302: "Found", 304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
+    422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout" };
+  // Headers curl sets itself, or that describe this one connection.
+  const CURL_SKIP = new Set(["host", "content-length", "connection", "accept-encoding", "user-agent"]);
+
+  /** The recorded call as a curl command; secrets read *** (the journal never keeps them). */
+  function curlFor(e) {
+    const url = `${window.location.origin}${e.path}${e.query ? `?${e.query}` : ""}`;
+    const parts = ["curl"];
+    if (e.method !== "GET" || e.body) parts.push("-X", e.method);
+    for (const [name, value] of Object.entries(e.headers || {})) {
+      if (!CURL_SKIP.has(name.toLowerCase())) parts.push("-H", shellQuote(`${name}: ${value}`));
+    }
+    if (e.body) parts.push("--data-binary", shellQuote(e.body));
+    parts.push(shellQuote(url));
+    return parts.join(" ");
+  }
+
+  function headerList(headers, label) {
+    const entries = Object.entries(headers || {});
+    if (!entries.length) return el("p", { class: "muted", text: "(none recorded)" });
+    const dl = el("dl", { class: "headers", "aria-label": label });
+    for (const [name, value] of entries) dl.append(el("dt", { text: name }), el("dd", { text: value }));
+    return dl;
+  }
+
   function showDetail(e) {
     const box = $("#journal-detail");
     const fields = [
-      ["Request", `${e.method} ${e.path}`],
-      ["Query", e.query || "(none)"],
-      ["Status", e.status === null ? "no answer" : String(e.status)],
       ["Vendor", e.vendor || ""],
       ["Emulator time", e.at],
       ["Wall time", e.wall_at || ""],
@@ -244,14 +287,39 @@
       violations.append(el("li", {}, el("code", { text: `${v.location || ""} ${v.param || ""}`.trim() }), ` ${v.rule || ""}: ${v.message || ""}`));
     }
     const hasViolations = Boolean(e.violations && e.violations.length);
+    const cut = e.cut || {};
+    const answer = e.response;
+    const statusLine = e.status === null || e.status === undefined
+      ? `no answer (${e.fault || "connection closed"})` : `${e.status} ${REASONS[e.status] || ""}`.trim();
+    let answerBody = "(empty)";
+    if (answer && answer.body) answerBody = answer.body;
+    else if (answer && answer.body === null && e.status !== null && answer.headers && "Content-Type" in answer.headers) {
+      answerBody = "(streamed, not recorded)";
+    }
+    const curl = curlFor(e);
     box.replaceChildren(...[
       el("div", { class: "detail-head" }, el("h3", { text: "Selected call" }),
         el("button", { type: "button", onclick: () => { selected = null; box.hidden = true; $$("#journal-rows tr.selected").forEach((r) => r.classList.remove("selected")); }, text: "Close details" })),
       dl,
       hasViolations ? el("h4", { text: "Contract violations" }) : null,
       hasViolations ? violations : null,
-      el("h4", { text: "Body" }),
-      el("pre", { class: "body", text: e.body === null || e.body === undefined ? "(empty)" : e.body }),
+      el("section", { class: "exchange", "aria-label": "Request" },
+        el("h4", { text: "Request" }),
+        el("p", { class: "request-line" }, el("code", { text: `${e.method} ${e.path}${e.query ? `?${e.query}` : ""}` })),
+        headerList(e.headers, "Request headers"),
+        el("pre", { class: "body request-body", text: e.body === null || e.body === undefined ? "(empty)" : e.body }),
+        cut.body ? el("p", { class: "muted", text: `First ${cut.body.kept} of ${cut.body.of} characters.` }) : null),
+      el("section", { class: "exchange", "aria-label": "Answer" },
+        el("h4", { text: "Answer" }),
+        el("p", { class: "status-line" }, el("span", { class: `status ${statusClass(e.status)}`, text: statusLine })),
+        answer ? headerList(answer.headers, "Answer headers") : null,
+        answer ? el("pre", { class: "body answer-body", text: answerBody }) : null,
+        answer && answer.body ? el("p", { class: "muted", text: "The answer's first KiB." }) : null),
+      el("div", { class: "curl" },
+        el("pre", { class: "curl-call", text: curl }),
+        el("button", { type: "button", class: "copy", "aria-label": "Copy as curl", text: "Copy as curl",
+          onclick: (ev) => copy(curl, ev.currentTarget) })),
+      el("p", { class: "muted", text: "Secrets read *** : the journal never keeps them." }),
     ].filter(Boolean));
     box.hidden = false;
   }
@@ -264,27 +332,48 @@
     $("#echo-empty").hidden = requests.length > 0;
   }
 
+  /** The lifecycle steps that hold for a request in its status (a Failed or Missing one has no file). */
+  function echoSteps(r) {
+    const steps = [["Submitted", r.created]];
+    if (r.status === "Failed" || r.status === "Missing") {
+      steps.push([r.status, r.available_at]);
+    } else if (r.status === "Pending") {
+      steps.push([r.outcome === "Available" ? "Available" : `Ends ${r.outcome}`, r.available_at]);
+      if (r.file_expires) steps.push(["File expires", r.file_expires]);
+    } else if (r.status === "Available") {
+      steps.push(["Available", r.available_at]);
+      if (r.link_expires) steps.push(["Link expires", r.link_expires]);
+      steps.push(["File expires", r.file_expires]);
+    } else if (r.status === "Expired") {
+      steps.push(["Available", r.available_at], ["Expired, file deleted", r.file_expires]);
+    }
+    return steps;
+  }
+
+  function echoNote(r) {
+    if (r.status === "Failed" || r.status === "Missing") return `${r.status}: no file and no expiry; it stays ${r.status}.`;
+    if (r.status === "Pending" && r.outcome !== "Available") return `Will end ${r.outcome}: no file will be made.`;
+    if (r.status === "Expired") return "Expired: the file is deleted; the request is listed for 7 more days.";
+    return null;
+  }
+
   function echoItem(r, now) {
     const params = Object.entries(r.parameters || {}).map(([k, v]) => `${k}=${v}`).join(", ");
-    const steps = [
-      ["Submitted", r.created],
-      [r.outcome === "Available" ? "Available" : `Ends ${r.outcome}`, r.available_at],
-    ];
-    if (r.link_expires) steps.push(["Link expires", r.link_expires]);
-    steps.push(["File expires", r.file_expires]);
     const timeline = el("ol", { class: "timeline", "aria-label": `Lifecycle of request ${r.request_id}` });
-    for (const [label, at] of steps) {
+    for (const [label, at] of echoSteps(r)) {
       const t = parseTime(at);
       const done = t !== null && now !== null && t <= now;
       timeline.append(el("li", { class: done ? "done" : "todo" }, el("span", { class: "step", text: label }), " ", timeEl(at, now)));
     }
-    return el("li", { class: "echo-item", "data-request-id": r.request_id },
+    const note = echoNote(r);
+    return el("li", { class: `echo-item st-item-${r.status}`, "data-request-id": r.request_id, "data-status": r.status },
       el("div", { class: "echo-head" },
         el("strong", { text: r.report_name }),
         el("span", { class: `badge st-${r.status}`, text: r.status }),
         el("code", { class: "muted id", title: r.request_id, text: r.request_id })),
       params ? el("p", { class: "muted params", text: params }) : null,
       timeline,
+      note ? el("p", { class: "muted note", text: note }) : null,
       r.download_url ? el("p", {}, el("a", { href: r.download_url, class: "download", text: `Download ${r.report_name} file`,
         "aria-label": `Download ${r.report_name} file of request ${r.request_id}` })) : null);
   }
@@ -347,8 +436,10 @@
   // --- scenario -----------------------------------------------------------------------------------
 
   function renderScenario(status) {
-    const name = status.scenario ? (status.scenario.name || "(unnamed)") : "none";
-    $("#scenario-name").textContent = name;
+    const loaded = status.scenario ? (status.scenario.loaded || [status.scenario.name || "(unnamed)"]) : [];
+    $("#scenario-name").textContent = loaded.length ? loaded.join(" + ") : "none";
+    $("#scenario-loaded").replaceChildren(...(loaded.length > 1 ? loaded.map((n) => el("li", { class: "badge", text: n })) : []));
+    $("#scenario-loaded").hidden = loaded.length < 2;
     const rows = status.rules.map((r) => el("tr", { "data-rule": r.name || String(r.index) },
       el("td", { class: "num", text: String(r.index) }), el("td", { text: r.name || "" }), el("td", { text: r.kind || "" }),
       el("td", { class: "num matched", text: String(r.matched) }), el("td", { class: "num answered", text: String(r.answered) })));
@@ -469,10 +560,20 @@
     setTimeout(() => { button.textContent = label; }, 1200);
   }
 
-  function copyRow(name, value, what) {
+  const SECRET_KEY = /secret|key|token|password/i;
+  const HIDDEN = "••••••••";
+  let showSecrets = false;
+
+  /** text with each secret replaced by HIDDEN, unless the person asked to see them. */
+  function veil(text, secrets) {
+    if (showSecrets) return text;
+    return secrets.reduce((out, secret) => (secret ? out.split(secret).join(HIDDEN) : out), text);
+  }
+
+  function copyRow(name, value, what, secret = false) {
     return el("div", { class: "kv" },
       el("span", { class: "k", text: name }),
-      el("code", { class: "v", text: value }),
+      el("code", { class: secret ? "v secret" : "v", text: secret && !showSecrets ? HIDDEN : value }),
       el("button", { type: "button", class: "copy", "aria-label": `Copy ${what}`, onclick: (ev) => copy(value, ev.currentTarget), text: "Copy" }));
   }
 
@@ -491,6 +592,15 @@
     return [];
   }
 
+  function wireSecrets() {
+    $("#show-secrets").addEventListener("click", (ev) => {
+      showSecrets = !showSecrets;
+      ev.currentTarget.setAttribute("aria-pressed", String(showSecrets));
+      ev.currentTarget.textContent = showSecrets ? "Hide secrets" : "Show secrets";
+      loadWorld();
+    });
+  }
+
   async function loadWorld() {
     const [creds, world, clock] = await Promise.all([api("GET", "credentials"), api("GET", "world"), api("GET", "clock")]);
     const box = $("#world-vendors");
@@ -499,10 +609,11 @@
     const names = Object.keys(creds.data).sort((a, b) => VENDORS.indexOf(a) - VENDORS.indexOf(b));
     box.replaceChildren(...names.map((vendor) => {
       const c = creds.data[vendor] || {};
-      const section = el("details", { class: "vendor", open: vendor === names[0], "data-vendor": vendor },
+      const wasOpen = $(`details.vendor[data-vendor="${vendor}"]`, box);
+      const section = el("details", { class: "vendor", open: wasOpen ? wasOpen.open : vendor === names[0], "data-vendor": vendor },
         el("summary", {}, el("strong", { text: vendor })));
       section.append(el("h4", { text: "Credentials" }));
-      for (const [key, value] of Object.entries(c)) section.append(copyRow(key, String(value), `${vendor} ${key}`));
+      for (const [key, value] of Object.entries(c)) section.append(copyRow(key, String(value), `${vendor} ${key}`, SECRET_KEY.test(key)));
       const ids = idsOf(vendor, world.data[vendor]);
       if (ids.length) {
         section.append(el("h4", { text: "Ids" }));
@@ -511,7 +622,8 @@
       const line = curlLine(vendor, c, world.data[vendor], nowMs);
       if (line) {
         section.append(el("h4", { text: "Try it" }),
-          el("div", { class: "curl" }, el("pre", { class: "curl-line", "data-vendor": vendor, text: line }),
+          el("div", { class: "curl" }, el("pre", { class: "curl-line", "data-vendor": vendor,
+            text: veil(line, Object.entries(c).filter(([k]) => SECRET_KEY.test(k)).map(([, v]) => String(v))) }),
             el("button", { type: "button", class: "copy", "aria-label": `Copy ${vendor} curl command`, text: "Copy",
               onclick: (ev) => copy(line, ev.currentTarget) })));
       }
@@ -522,9 +634,12 @@
   // --- reset --------------------------------------------------------------------------------------
 
   function wireReset() {
-    $("#reset-form").addEventListener("submit", async (ev) => {
+    const dialog = $("#reset-dialog");
+    const form = $("#reset-form");
+    $("#reset-open").addEventListener("click", () => { clearErrors(form); dialog.showModal(); $("#reset-cancel").focus(); });
+    $("#reset-cancel").addEventListener("click", () => dialog.close());
+    form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
-      const form = ev.target;
       const body = {};
       const seed = $("#reset-seed").value.trim();
       const now = $("#reset-now").value.trim();
@@ -533,6 +648,7 @@
       const result = await api("POST", "reset", body);
       showErrors(form, result);
       if (result.ok) {
+        dialog.close();
         $("#moves").replaceChildren(el("p", { class: "muted", text: `Reset: seed ${result.data.seed}, time ${shortTime(result.data.now)}.` }));
         selected = null;
         $("#journal-detail").hidden = true;
@@ -548,6 +664,7 @@
     wireClock();
     wireScenario();
     wireReset();
+    wireSecrets();
     const refilter = () => { etag = null; poll(); };
     $("#filter-vendor").addEventListener("change", refilter);
     $("#filter-status").addEventListener("change", refilter);

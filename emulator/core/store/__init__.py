@@ -15,17 +15,134 @@ LocalStack's namespaced stores, moto's reset-by-recreate.
 from __future__ import annotations
 
 import copy
+import functools
+import logging
 import os
 import secrets
+import threading
+import time
 from abc import ABC, abstractmethod
 from typing import Any, Callable
 
 SCHEMA_VERSION = 1  # bumped when the layout of stored state changes; older stores are migrated or refused
 DELETE = object()  # returned by an update function: remove the key
 
+# Outages (documented in the README's "Store outages and replicas"). A store that cannot answer is
+# an outage, not a bug: each operation waits at most OPERATION_TIMEOUT_SECONDS (redis-py's connect
+# and socket timeouts, SQLite's busy timeout), then the request is answered 503 with Retry-After.
+OPERATION_TIMEOUT_SECONDS = 1.5
+PROBE_SECONDS = 0.5  # during an outage one call per process tries the store this often; the others get 503 at once
+RETRY_AFTER_SECONDS = 1  # the Retry-After of a 503 during an outage
+
+log = logging.getLogger("report_emulator.store")
+
 
 class StoreError(ValueError):
     """A store that cannot be used (malformed URL, unreachable, unwritable, foreign or newer)."""
+
+
+class StoreUnavailable(Exception):
+    """The store cannot answer now (stopped, frozen, locked, full): every vendor answers 503 in its own
+    envelope with Retry-After, the admin API too. The message never names the store's address."""
+
+    status = 503
+    retry_after = RETRY_AFTER_SECONDS
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.message = (f"Service unavailable: the emulator's state store ({kind}) is not answering; "
+                        f"retry after {RETRY_AFTER_SECONDS} s")
+        super().__init__(self.message)
+
+
+class Outage:
+    """One process's view of its store's health: a circuit breaker, and the two log lines.
+
+    While the store answers, calls go straight through. The first call that fails starts an outage
+    (one log line). From then on one call at a time, at most every PROBE_SECONDS, tries the store
+    (a probe) and every other call is refused at once, so a frozen store holds no threads and gets
+    no retry storm. A read that succeeds lets the same request's next call probe at once; only a
+    write that succeeds ends the outage (one log line), since a locked or full SQLite file still
+    reads but cannot write.
+    """
+
+    def __init__(self, store: "Store"):
+        self._store = store
+        self._lock = threading.Lock()
+        self.since: float | None = None  # when the outage began (monotonic), None while the store answers
+        self._next_probe = 0.0
+        self._probing = False
+
+    def admit(self) -> bool:
+        """Let this call try the store (True: it is the outage's probe), or refuse it at once."""
+        if self.since is None:
+            return False
+        with self._lock:
+            if self.since is None:
+                return False
+            if self._probing or time.monotonic() < self._next_probe:
+                raise StoreUnavailable(self._store.kind)
+            self._probing = True
+            return True
+
+    def failed(self, probe: bool, reason: str) -> StoreUnavailable:
+        with self._lock:
+            now = time.monotonic()
+            if self.since is None:
+                self.since = now
+                log.warning("report-emulator: the state store %s is not answering (%s): answering 503 with "
+                            "Retry-After: %d until it answers again", self._store.describe(), reason, RETRY_AFTER_SECONDS)
+            if probe:
+                self._probing = False
+            self._next_probe = now + PROBE_SECONDS
+        return StoreUnavailable(self._store.kind)
+
+    def answered(self, probe: bool, wrote: bool) -> None:
+        if not probe and (self.since is None or not wrote):
+            return
+        with self._lock:
+            if probe:
+                self._probing = False
+            if wrote and self.since is not None:
+                log.warning("report-emulator: the state store %s answers again, after %.1f s of outage",
+                            self._store.describe(), time.monotonic() - self.since)
+                self.since = None
+
+
+# The Store interface's operations, each guarded by `outages_answered`: those that only read, and the writes.
+READS = ("get", "get_many", "map_get", "map_all", "log_items", "export")
+WRITES = ("put", "put_if_absent", "delete", "update", "incr", "window_hit", "map_put", "map_take", "map_delete",
+          "log_append", "log_clear", "wipe", "replace", "drop")
+
+
+def outages_answered(cls):
+    """Class decorator for a backend that can fail: each operation of the interface raises
+    StoreUnavailable, instead of the driver's own error, when `cls.outage_reason(exc)` calls the
+    error an outage, and goes through the process's circuit breaker (`Outage`)."""
+    for name in READS + WRITES:
+        setattr(cls, name, _guarded(getattr(cls, name), wrote=name in WRITES))
+    return cls
+
+
+def _guarded(operation: Callable, wrote: bool) -> Callable:
+    @functools.wraps(operation)
+    def guarded(self, *args, **kwargs):
+        outage = self.outage
+        probe = outage.admit()
+        try:
+            result = operation(self, *args, **kwargs)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            reason = self.outage_reason(exc)
+            if reason is None:  # not the store's failure (an update function refused, a bug): it answered
+                outage.answered(probe, wrote)
+                raise
+            raise outage.failed(probe, reason) from None
+        outage.answered(probe, wrote)
+        return result
+
+    return guarded
 
 
 class Store(ABC):
@@ -38,6 +155,11 @@ class Store(ABC):
     def __init__(self, url: str, namespace: str = "emulator"):
         self.url = url
         self.namespace = namespace
+        self.outage = Outage(self)
+
+    def outage_reason(self, exc: Exception) -> str | None:
+        """A short reason when exc means the store cannot answer now (an outage), else None."""
+        return None
 
     # --- plain values ----------------------------------------------------------------------------
 
@@ -113,6 +235,9 @@ class Store(ABC):
     def wipe(self, prefixes: list[str] | None = None) -> None:
         """Delete every key, map and log of this namespace except the store's own identity (meta:*);
         with prefixes, only those whose names start with one of them (a vendor's state: `echo360:`)."""
+
+    def started(self) -> None:
+        """Start-up is over (the app is built): from now on a call waits at most OPERATION_TIMEOUT_SECONDS."""
 
     def close(self) -> None:
         """Release connections (the process is exiting or forking)."""

@@ -187,6 +187,7 @@ def temporary_files_dir() -> str:
     """
     _remove_orphans()
     folder = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
+    os.chmod(folder, 0o700)  # private to its user whatever the umask (mkdtemp's mode is only ever narrowed by it)
     owner = open(os.path.join(folder, OWNER_FILE), "w")
     fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
     _owned.append(owner)

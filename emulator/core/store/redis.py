@@ -24,17 +24,26 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from . import DELETE, SCHEMA_VERSION, Store, StoreError
+from . import DELETE, OPERATION_TIMEOUT_SECONDS, SCHEMA_VERSION, Store, StoreError, outages_answered
 from .memory import TemporaryFiles
 
-CONNECT_TIMEOUT = 2.0  # seconds: an unreachable server is reported quickly
-SOCKET_TIMEOUT = 10.0  # seconds: a server that stops answering fails the request instead of hanging it
+# A server that is gone, or frozen (SIGSTOP: it accepts connections but never answers), fails one
+# call within these; the request is answered 503 (an outage, see Store.outage).
+CONNECT_TIMEOUT = OPERATION_TIMEOUT_SECONDS
+SOCKET_TIMEOUT = OPERATION_TIMEOUT_SECONDS
 SCAN_BATCH = 500  # keys per SCAN step and per UNLINK in wipe
+# A rate-limit window's key lives this long (real seconds) after its last hit, so the key of a token
+# nobody uses any more goes away by itself. It is longer than any window (60 s of emulator time).
+WINDOW_LIFETIME_SECONDS = 86400
+# Redis's own answers that mean "not now" rather than "wrong": loading, out of memory, a read-only replica...
+OUTAGE_REPLIES = ("LOADING", "MISCONF", "OOM", "READONLY", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN")
 
 
 def _retry(times: int = 1) -> Retry:
-    """Retry a command on a dropped connection (a server restart, an idle socket closed), soon."""
-    return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=times)
+    """Retry a command once on a dropped connection (a server restart, an idle socket closed), soon.
+
+    Never on a timeout: a frozen server would make every call wait twice."""
+    return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=times, supported_errors=(redis.ConnectionError,))
 
 
 PUT_IF_ABSENT = """
@@ -42,7 +51,7 @@ redis.call('SET', KEYS[1], ARGV[1], 'NX')
 return redis.call('GET', KEYS[1])
 """
 
-# KEYS: the window. ARGV: now, seconds. Stored as `[started,count]`, the JSON the other backends
+# KEYS: the window. ARGV: now, seconds, lifetime in ms. Stored as `[started,count]`, the JSON the other backends
 # store. `started` is kept as the text Python wrote (Lua would round a float it formats itself).
 WINDOW_HIT = """
 local now, seconds = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -54,7 +63,7 @@ if stored then
   if t and now - t < seconds and now >= t then started, count = text, tonumber(n) end
 end
 count = count + 1
-redis.call('SET', KEYS[1], '[' .. started .. ',' .. string.format('%d', count) .. ']')
+redis.call('SET', KEYS[1], '[' .. started .. ',' .. string.format('%d', count) .. ']', 'PX', ARGV[3])
 return {count, started}
 """
 
@@ -99,6 +108,7 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+@outages_answered
 class RedisStore(TemporaryFiles, Store):
     kind = "redis"
     shared = True
@@ -154,7 +164,8 @@ class RedisStore(TemporaryFiles, Store):
         client = self._client
         client.set_retry(_retry(0))
         try:
-            stored = self.put_if_absent("meta:schema", SCHEMA_VERSION)
+            # Unguarded: at start-up an unreachable server is a StoreError, not an outage.
+            stored = type(self).put_if_absent.__wrapped__(self, "meta:schema", SCHEMA_VERSION)
         except redis.AuthenticationError as exc:
             raise StoreError(f"--state {self.describe()}: the server refused the credentials ({_one_line(exc)})") from None
         except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -186,6 +197,13 @@ class RedisStore(TemporaryFiles, Store):
         except ValueError:
             return self.url.split("@")[-1] if "@" in self.url else self.url
         return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+    def outage_reason(self, exc: Exception) -> str | None:
+        if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+            return _one_line(exc)
+        if isinstance(exc, redis.ResponseError) and str(exc).startswith(OUTAGE_REPLIES):
+            return _one_line(exc)
+        return None
 
     def _key(self, tag: str, name: str) -> str:
         return f"{self._prefix}{tag}:{name}"
@@ -228,7 +246,8 @@ class RedisStore(TemporaryFiles, Store):
         return self._redis.incrby(self._key("v", key), amount)
 
     def window_hit(self, key: str, now: float, seconds: float) -> tuple[int, float]:
-        count, started = self._run("window_hit", [self._key("v", key)], [_dumps(now), _dumps(seconds)])
+        lifetime = int((max(seconds, 0) + WINDOW_LIFETIME_SECONDS) * 1000)
+        count, started = self._run("window_hit", [self._key("v", key)], [_dumps(now), _dumps(seconds), lifetime])
         return count, json.loads(started)
 
     # --- maps ------------------------------------------------------------------------------------

@@ -16,10 +16,16 @@ import sqlite3
 import threading
 from typing import Any, Callable
 
-from . import DELETE, SCHEMA_VERSION, Store, StoreError
+from . import DELETE, OPERATION_TIMEOUT_SECONDS, SCHEMA_VERSION, Store, StoreError, outages_answered
 
 APPLICATION_ID = 0x52454D55  # "REMU": marks the file as report-emulator's
-BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write lock
+# How long a call waits for another process's lock; past it the store is out (503, see Store.outage).
+BUSY_TIMEOUT_MS = int(OPERATION_TIMEOUT_SECONDS * 1000)
+# Before the server answers anyone (several workers setting up one new file at once, on a busy
+# machine), a call may wait this long: a start-up that gives up would stop the server.
+STARTUP_BUSY_TIMEOUT_MS = 10_000
+FILE_MODE = 0o600  # state.db, its -wal and -shm, and report files: the link secret is in them
+FOLDER_MODE = 0o700  # state.db.files/
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID;
@@ -37,6 +43,16 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def private_file(path: str) -> None:
+    """Create path readable by its user only, or make an existing one so (whatever the umask)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+
+
+@outages_answered
 class SqliteStore(Store):
     kind = "sqlite"
     shared = True
@@ -45,14 +61,33 @@ class SqliteStore(Store):
     def __init__(self, url: str, path: str, namespace: str = "emulator"):
         super().__init__(url, namespace)
         self.path = path
+        self._busy_ms = STARTUP_BUSY_TIMEOUT_MS  # until started()
         self._local = threading.local()
         self._check_and_create()
+        if os.path.isdir(f"{path}.files"):  # made by an older emulator with the umask's mode
+            try:
+                os.chmod(f"{path}.files", FOLDER_MODE)
+            except OSError:
+                pass
 
     # --- connections -----------------------------------------------------------------------------
 
+    def outage_reason(self, exc: Exception) -> str | None:
+        """Locked past the busy timeout, a full disk, an I/O error, a damaged file: the store cannot answer."""
+        if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
+            return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return None
+
+    def started(self) -> None:
+        self._busy_ms = BUSY_TIMEOUT_MS
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        busy = self._busy_ms
+        conn = sqlite3.connect(self.path, timeout=busy / 1000, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {busy}")
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across a process crash
         return conn
 
@@ -74,6 +109,13 @@ class SqliteStore(Store):
             raise StoreError(f"--state {self.url}: the folder {folder} does not exist")
         if not os.access(folder, os.W_OK) or (os.path.exists(self.path) and not os.access(self.path, os.W_OK)):
             raise StoreError(f"--state {self.url}: {self.path} is not writable")
+        try:
+            # SQLite gives its -wal and -shm files the mode of the database file.
+            for path in (self.path, f"{self.path}-wal", f"{self.path}-shm"):
+                if path == self.path or os.path.exists(path):
+                    private_file(path)
+        except OSError as exc:
+            raise StoreError(f"--state {self.url}: {self.path} cannot be used as a store: {exc.strerror}") from None
         try:
             conn = self._db
             conn.execute("BEGIN IMMEDIATE")
@@ -107,10 +149,14 @@ class SqliteStore(Store):
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = fn(conn)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk)
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
             raise
-        conn.execute("COMMIT")
         return result
 
     # --- plain values ----------------------------------------------------------------------------
@@ -302,7 +348,9 @@ class SqliteStore(Store):
     @property
     def files_dir(self) -> str:
         folder = self._folder()
-        os.makedirs(folder, exist_ok=True)
+        if not os.path.isdir(folder):
+            os.makedirs(folder, mode=FOLDER_MODE, exist_ok=True)
+            os.chmod(folder, FOLDER_MODE)  # the umask may have taken bits away
         return folder
 
     def close(self) -> None:

@@ -54,16 +54,28 @@ class AccessDenied(Echo360Error):
         self.code = code  # S3's error code: AccessDenied, or InvalidAccessKeyId for an unknown key id
 
     def xml(self) -> str:
-        extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in self.details.items())
-        return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                f"<Error><Code>{self.code}</Code><Message>{escape(self.message)}</Message>{extra}</Error>")
+        return s3_error_xml(self.code, self.message, self.details)
+
+
+def s3_error_xml(code: str, message: str, details: dict[str, str] | None = None) -> str:
+    """S3's XML error body: `<Error><Code>...</Code><Message>...</Message>...</Error>`."""
+    extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in (details or {}).items())
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>{extra}</Error>")
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None):
-    """Echo360's JSON error: {"error": message}."""
-    from flask import jsonify
+    """Echo360's JSON error: {"error": message}; on a signed asset download during a store outage
+    (503), S3's XML error `ServiceUnavailable`, as the link's host would answer."""
+    from flask import Response, jsonify, request
 
+    from .models import ASSET_PREFIX
     from .schemas import ErrorSchema
+
+    if status == 503 and request.path.startswith(ASSET_PREFIX):
+        response = Response(s3_error_xml("ServiceUnavailable", message), status=503, mimetype="application/xml")
+        response.headers.update(headers or {})
+        return response
 
     response = jsonify(ErrorSchema().dump({"error": message}))
     response.status_code = status

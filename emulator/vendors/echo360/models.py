@@ -11,7 +11,10 @@ A report's bytes are a function of the world, the report, its parameters and its
 any process can write its file: the process that takes the request starts writing it at once, and
 a download that finds no file writes it first (the same bytes). Files are kept in the store's
 folder and removed when their request is dropped. Requests are dropped 7 days after they expire
-(21 days after submission) and beyond the newest 500 per API client.
+(21 days after submission: when the clock passes that time, or at the client's next call) and
+beyond the newest 500 per API client. The folder holds at most FILES_MAX_BYTES of finished files:
+past it the least recently written go (a download writes its file again). A file being written
+belongs to its writer until the writer is gone (csvout's lock): nobody else removes it.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ...core.csvout import write_csv_file
+from ...core.csvout import being_written, write_csv_file
 from ...core.jobs import Lifecycle, Ref, Transition
 from ...core.scheduler import Scheduler
 from ...core.vendor import VendorModel, same_secret
@@ -39,6 +42,8 @@ LINK_SECONDS = 7 * 86400  # a signed link works 7 days from issue (never past th
 LISTED_AFTER_EXPIRY_SECONDS = 7 * 86400  # an Expired request stays listed this long, then is dropped
 MAX_REQUESTS_PER_CLIENT = 500  # requests kept per API client; the oldest beyond are dropped
 MAX_REFRESH_TOKENS = 1000  # unused refresh tokens kept per store; the oldest beyond are dropped
+MAX_ACCESS_TOKENS = 1000  # access tokens kept per store (with their rate-limit windows); the oldest beyond are dropped
+FILES_MAX_BYTES = 512 * 1024 * 1024  # finished report files kept per folder; the least recently written beyond are removed
 DEFAULT_PROCESSING_SECONDS = 120
 IN_FLIGHT_LIMIT = 3  # Pending requests per API client
 DEFAULT_RATE_LIMIT = 120
@@ -141,7 +146,8 @@ class Echo360Model(VendorModel):
         if not outcomes:
             return "Available"
         serial = self.emulator.snapshot().scenario_serial
-        used = self.store.incr(f"echo360:outcomes:{serial}") - 1
+        # Under the scenario's own prefix: its counters are removed when another scenario replaces it.
+        used = self.store.incr(f"scenario:{serial}:echo360:outcomes") - 1
         outcome = outcomes[used] if used < len(outcomes) else "Available"
         return outcome if outcome in OUTCOMES else "Available"
 
@@ -211,11 +217,17 @@ class Echo360Model(VendorModel):
         return f"{self.draw_rng('token', what).getrandbits(192):048x}"
 
     def _forget_old_tokens(self, now: datetime) -> None:
-        """Keep the store bounded: drop access tokens a day past expiry and the oldest unused refresh tokens."""
+        """Keep the store bounded: drop access tokens a day past expiry or beyond MAX_ACCESS_TOKENS (the
+        soonest to expire first), with their rate-limit windows, and the oldest unused refresh tokens."""
         tokens = self.store.map_all(TOKENS)
         if len(tokens) > 100:
             cutoff = now.timestamp() - 86400
-            self.store.map_delete(TOKENS, [t for t, held in tokens.items() if held["expires"] < cutoff])
+            by_expiry = sorted(tokens, key=lambda t: tokens[t]["expires"])
+            expired = sum(1 for t in by_expiry if tokens[t]["expires"] < cutoff)
+            dropped = by_expiry[: max(expired, len(by_expiry) - MAX_ACCESS_TOKENS)]
+            self.store.map_delete(TOKENS, dropped)
+            for token in dropped:  # its rate-limit window goes with it
+                self.store.delete(f"{self.rate_limiter.prefix}{token}")
         refresh = self.store.map_all(REFRESH_TOKENS)
         if len(refresh) > MAX_REFRESH_TOKENS:
             oldest = sorted(refresh, key=lambda t: refresh[t]["issued"])[: len(refresh) - MAX_REFRESH_TOKENS]
@@ -327,6 +339,7 @@ class Echo360Model(VendorModel):
 
     def list_requests(self, client_id: str) -> list[dict[str, Any]]:
         now = self.clock.now()
+        self._forget_dropped(client_id, now)
         described = []
         for r in self._requests(client_id):
             status = r.status(now)
@@ -363,10 +376,23 @@ class Echo360Model(VendorModel):
                 "available_at": format_created(steps[1][1]) if len(steps) > 1 else None,
                 "outcome": r.settings["outcome"],
                 "link_expires": format_created(min(now + timedelta(seconds=LINK_SECONDS), file_expires)) if available else None,
-                "file_expires": format_created(file_expires),
+                # A Failed or Missing request has no file, so nothing expires: it stays so.
+                "file_expires": format_created(file_expires) if r.settings["outcome"] == "Available" else None,
                 "download_url": self._sign(r, base_url, now) if available else None,
             })
         return rows
+
+    def _forget_dropped(self, client_id: str, now: datetime) -> None:
+        """Drop a client's requests past their listing time (and their files), if it has any."""
+        kept_after = now.timestamp() - RETENTION_SECONDS - LISTED_AFTER_EXPIRY_SECONDS
+        if not any(made <= kept_after for _, made, _ in self.store.get(index_key(client_id)) or []):
+            return
+
+        def prune(index: list | None):
+            index = list(index or [])
+            return [e for e in index if e[1] > kept_after], [e[0] for e in index if e[1] <= kept_after]
+
+        self._drop(client_id, self.store.update(index_key(client_id), prune))
 
     def _drop(self, client_id: str, request_ids: list[str]) -> None:
         """Forget requests past their listing time or beyond the per-client cap, and their files."""
@@ -408,8 +434,12 @@ class Echo360Model(VendorModel):
             batches = [w.asset_rows(lo, hi, data.epoch(cutoff), all_videos=not spec.dated)]
         else:
             batches = data.event_batches(w, spec.events, spec.spill_days, lo, hi)
-        write_csv_file(path, spec.columns, batches, delimiter=request.delimiter, compress=request.compression,
-                       level=data.GZIP_LEVEL)
+        try:
+            write_csv_file(path, spec.columns, batches, delimiter=request.delimiter, compress=request.compression,
+                           level=data.GZIP_LEVEL)
+        except OSError as exc:  # a full or failing disk: an outage of the store's folder (503), never its path in an answer
+            raise self.store.outage.failed(False, f"report file: {exc.strerror or exc}") from None
+        _bound_files(os.path.dirname(path), keep=path)
         return path
 
     def _file(self, request: ReportRequest) -> str:
@@ -424,7 +454,10 @@ class Echo360Model(VendorModel):
         return self._write(request)
 
     def _on_clock(self, now: datetime) -> None:
-        """After a move through this process: wait for the files it made due, so Available downloads at once."""
+        """After a move through this process: drop what the move took past its listing time, and wait
+        for the files it made due, so Available downloads at once."""
+        for client_id in self.store.map_all(CLIENTS):
+            self._forget_dropped(client_id, now)
         with self._writing_lock:
             futures = list(self._writing.values())
         for future in futures:
@@ -442,10 +475,13 @@ class Echo360Model(VendorModel):
         if not self.store.files_persist:
             return
         folder = self.store.files_dir
+        names = os.listdir(folder)  # before the store is read: a request is in it before its file is begun
         known = set(self.store.map_all(ASSETS))
-        for name in os.listdir(folder):
-            if not name.startswith(".") and (name.endswith(".part") or name not in known):
-                _remove(os.path.join(folder, name))
+        for name in names:
+            if name.startswith("."):
+                continue
+            if name.endswith(".part") or name not in known:
+                _remove_unless_written(os.path.join(folder, name))
 
     # --- signed assets -----------------------------------------------------------------------------
 
@@ -501,7 +537,7 @@ class Echo360Model(VendorModel):
         folder = self.store.files_dir
         for name in os.listdir(folder):
             if not name.startswith("."):  # the store's own bookkeeping (a memory folder's owner lock)
-                _remove(os.path.join(folder, name))
+                _remove_unless_written(os.path.join(folder, name))
 
     def close(self) -> None:
         self.scheduler.shutdown()
@@ -521,3 +557,32 @@ def _remove(path: str) -> None:
         os.remove(path)
     except OSError:
         pass
+
+
+def _remove_unless_written(path: str) -> None:
+    """Remove a file, but not a part file that a live process (this one or another) is writing."""
+    if path.endswith(".part") and being_written(path):
+        return
+    _remove(path)
+
+
+def _bound_files(folder: str, keep: str) -> None:
+    """Remove the least recently written finished files while the folder holds over FILES_MAX_BYTES."""
+    found = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not entry.name.startswith(".") and not entry.name.endswith(".part") and entry.path != keep:
+                    try:
+                        stat = entry.stat()
+                    except OSError:
+                        continue
+                    found.append((stat.st_mtime, stat.st_size, entry.path))
+        total = sum(size for _, size, _ in found) + os.path.getsize(keep)
+    except OSError:
+        return
+    for _, size, path in sorted(found):
+        if total <= FILES_MAX_BYTES:
+            break
+        _remove(path)
+        total -= size

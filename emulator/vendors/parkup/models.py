@@ -20,6 +20,7 @@ MAX_EVENTS_PER_DAY = 16  # per user; also the width of a user's id block in a da
 FIRST_EVENT_ID = 500_000
 WEEKEND_FACTOR = 0.3  # weekend days see this share of a weekday's usage
 ACCESS_TOKEN_SECONDS = 3600  # an issued access token's life on the emulator clock (knob access_token_seconds)
+MAX_ACCESS_TOKENS = 1000  # issued access tokens kept per store; those soonest to expire beyond it are dropped
 GRANT_TYPE = "refresh_token"
 # Where a business's brand image lives: invented (vendor-notes only say `brandimagen` is returned).
 BRAND_IMAGE_URL = "https://api.parkup.cl/images/business/{id}/brand.png"
@@ -87,11 +88,14 @@ class ParkUpModel(VendorModel):
             raise TokenRefused(f"access token expired at {expires.isoformat()}: swap the refresh token for a new one")
 
     def _forget_expired(self, now: datetime) -> None:
-        """Drop tokens that expired over a day ago (the store stays bounded however many are issued)."""
+        """Drop tokens that expired over a day ago, and the soonest to expire beyond MAX_ACCESS_TOKENS
+        (the store stays bounded however many are issued, even on a clock that stands still)."""
         tokens = self.store.map_all(self.TOKENS)
         if len(tokens) > 100:
             cutoff = now.timestamp() - 86400
-            self.store.map_delete(self.TOKENS, [t for t, expires in tokens.items() if expires < cutoff])
+            by_expiry = sorted(tokens, key=tokens.get)
+            expired = sum(1 for t in by_expiry if tokens[t] < cutoff)
+            self.store.map_delete(self.TOKENS, by_expiry[: max(expired, len(by_expiry) - MAX_ACCESS_TOKENS)])
 
     def business(self) -> Business:
         """The business the credentials belong to: the scenario's `world: {parkup: {business: ...}}`, else seeded."""

@@ -81,7 +81,8 @@ def render_error(exc: StrigoError) -> Response:
 def error_response(status: int, message: str, type_: str | None = None) -> Response:
     """Strigo's failure envelope for errors raised outside its views (unknown path, wrong method, a bug)."""
     kind = type_ or {401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed",
-                     413: "PayloadTooLarge", 502: "BadGateway"}.get(status, "InternalServerError")
+                     413: "PayloadTooLarge", 502: "BadGateway",
+                     503: "ServiceUnavailable"}.get(status, "InternalServerError")
     error = StrigoError(message)
     error.status, error.type = status, kind
     return render_error(error)
