@@ -57,6 +57,14 @@ class ReportEmulator(EmulatorClient):
         self.app = getattr(server, "app", None)
         self.emulator = self.app.extensions["emulator"] if self.app is not None else None
 
+    def __repr__(self) -> str:
+        if self.emulator is None:  # a shared server: the client's own repr (clock, scenario, calls)
+            return super().__repr__()
+        clock = self.emulator.clock
+        scenario = (self.emulator.scenario_status().get("scenario") or {}).get("name")
+        return (f"<ReportEmulator {self.url} seed={self.emulator.world.seed} {clock.mode} clock at "
+                f"{clock.now().isoformat()} scenario={scenario!r} journal={len(self.emulator.journal.entries())} calls>")
+
     @property
     def admin_auth(self) -> tuple[str, str] | None:
         """(user, password) when the server runs with admin auth (requests' `auth=` takes it), else None."""
