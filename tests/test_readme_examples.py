@@ -25,7 +25,7 @@ NOT_RUN = {
     "pip install . && report-emulator serve": "installs the package this suite runs from; tests/test_cli.py runs "
                                               "`report-emulator serve`",
     "pip install -e '.[test]' && pytest": "the command that runs this suite",
-    "docker build -t report-emulator . && docker run -p 8080:8080 report-emulator": NO_DOCKER,
+    "docker build -t report-emulator . && docker run -p 127.0.0.1:8080:8080 report-emulator": NO_DOCKER,
     "docker compose -f deploy/docker-compose.scale.yml up --build\ncurl http://localhost:8080/_emulator/health": NO_DOCKER,
     "testcontainers": NO_DOCKER + "; and testcontainers, which is not a dependency",
 }
