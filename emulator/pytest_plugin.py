@@ -57,6 +57,12 @@ class ReportEmulator(EmulatorClient):
         self.app = getattr(server, "app", None)
         self.emulator = self.app.extensions["emulator"] if self.app is not None else None
 
+    def load_scenario(self, path_or_dict):
+        """As EmulatorClient's; in-process, the merged files' names (`loaded`) are kept with the scenario."""
+        if self.emulator is None:
+            return super().load_scenario(path_or_dict)
+        return self.emulator.load_scenario(path_or_dict)
+
     def __repr__(self) -> str:
         if self.emulator is None:  # a shared server: the client's own repr (clock, scenario, calls)
             return super().__repr__()
