@@ -11,26 +11,55 @@ from .core.admin import admin
 from .core.ui import home, ui
 from .core.clock import wall_now
 from .core.contract import check_request
-from .core.faults import after_vendor_request, before_vendor_request, break_connection
+from .core.faults import after_vendor_request, before_vendor_request, break_connection, transfer_of
 from .core.limits import (JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, JOURNAL_RESPONSE_BYTES, MAX_BODY_BYTES, bound_entry,
                           too_large_message)
 from .core.registry import Emulator, Worlds, unpin
 from .core.snapshots import read_file as read_snapshot_file
 from .core.snapshots import restore as restore_snapshot
+from .core.store import StaleGeneration, StoreUnavailable
 from .core.tenants import ENVIRON_KEY, DEFAULT_TENANT, TenantLimit, TenantPaths, Tenants, current_emulator
 from .fidelity.replay import replayed_answer
-from .core.store import StoreUnavailable
 from .request_log import log_request
 from .settings import Settings, format_instant
 from .vendors import VENDORS
 
 BODY_CAP = JOURNAL_BODY_BYTES  # bytes of a request body kept in the journal
+# A call that resets overtake this many times in a row is answered 503 (Retry-After: 1) instead.
+RESET_RETRIES = 8
 
 
 class EmulatorFlask(Flask):
     def ensure_sync(self, func):
         """Every view and hook here is synchronous: skip Flask's per-call coroutine check (hot path)."""
         return func
+
+    def full_dispatch_request(self) -> Response:
+        """Answer a call whole in one world: when a reset overtook it (one of its writes, the journal's
+        last, carried the replaced generation and failed), answer it again in the new world.
+
+        A vendor call's last write is its journal entry, so a call that overlapped a reset anywhere
+        before it is answered again: the answer a client gets is one world's, never a mix, never a 500.
+        """
+        saved = dict(vars(g))
+        for _ in range(RESET_RETRIES):
+            try:
+                return super().full_dispatch_request()
+            except StaleGeneration:
+                vars(g).clear()
+                vars(g).update(saved)
+        spec = vendor_for_path(request.path)
+        message = f"the emulator was reset {RESET_RETRIES} times during this call; retry it"
+        response = spec.error_response(503, message) if spec else jsonify({"error": message, "errors": {}})
+        response.status_code = 503
+        response.headers["Retry-After"] = "1"
+        return response
+
+    def handle_user_exception(self, e: Exception):
+        """StaleGeneration goes past every error handler, to full_dispatch_request."""
+        if isinstance(e, StaleGeneration):
+            raise e
+        return super().handle_user_exception(e)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -54,7 +83,6 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     emulator = build(DEFAULT_TENANT)
     app.extensions["emulator"] = emulator  # the tenant `default` (the unprefixed paths)
-    app.extensions["tenants"] = Tenants(emulator, build, settings.max_tenants, settings.tenant_idle_hours)
     app.wsgi_app = TenantPaths(app.wsgi_app)  # /tenants/<tenant>/... (core/tenants.py)
     app.extensions["admin_access"] = AdminAccess.from_settings(settings)
     # Registered before the vendors' own app-wide hooks (Strigo's rate limiter), so that the contract
@@ -73,13 +101,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(StoreUnavailable, _store_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
     emulator.store.started()
+    # After started(): the tenants' stores are views of the default's and take its settings from now.
+    app.extensions["tenants"] = Tenants(emulator, build, settings.max_tenants, settings.tenant_idle_hours)
     return app
 
 
 def vendor_for_path(path: str):
     """The vendor spec whose prefixes cover path, or None (admin and unknown paths)."""
-    from flask import current_app
-
     return current_emulator().vendor_for_path(path)
 
 
@@ -206,6 +234,7 @@ def _record(response: Response) -> None:
         "rule": ctx.get("rule"),
         "fault": fault,
         "delay_ms": ctx.get("delay_ms", 0),  # latency and rule delays the scenario added
+        "transfer": transfer_of(ctx),  # chunked_dribble, bandwidth: how the body went out
         "body": body or None,  # bound_entry decodes what it keeps
         "violations": ctx.get("violations") or [],
         # For the dashboard's detail and "copy as curl": headers both ways (masked), the answer's first KiB.

@@ -68,3 +68,36 @@ def redis_url(tmp_path_factory):
             proc.wait(timeout=10)
         return
     pytest.fail(f"redis-server did not start: {(folder / 'redis.log').read_text()[-2000:]}")
+
+
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """`launch(*extra_args)`: a headless Debian Chromium driven by Playwright, closed at the session's end.
+
+    One Playwright driver serves the whole session: a second `sync_playwright()` started while another
+    module's is still open fails ("Playwright Sync API inside the asyncio loop"), which in a random test
+    order happens whenever two browser test modules interleave. Without chromium the test fails under
+    CI (`.ci/run` installs it) and is skipped elsewhere.
+    """
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: .ci/run installs Debian's chromium package")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browsers = []
+
+        def launch(*extra_args: str):
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
+            browsers.append(browser)
+            return browser
+
+        yield launch
+        for browser in browsers:
+            browser.close()

@@ -9,7 +9,6 @@ another origin posting `text/plain` and form bodies to the admin API.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,9 +20,6 @@ import requests
 
 from servers import EmulatorProcess
 
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 ATTACKER = "attacker.example"
 STRIGO = "/api/v1/events/{id}/reports/exercises"
 
@@ -312,19 +308,9 @@ def test_the_fixture_reports_no_admin_auth_by_default(report_emulator):
 # --- in a real browser ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium):
     """Headless Chromium in which attacker.example resolves to 127.0.0.1, as after a DNS rebinding."""
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: .ci/run installs Debian's chromium package")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {ATTACKER} 127.0.0.1"])
-        yield browser
-        browser.close()
+    return chromium(f"--host-resolver-rules=MAP {ATTACKER} 127.0.0.1")
 
 
 FETCH_STATUS = """async ([method, path, body]) => {
@@ -360,9 +346,9 @@ def test_dns_rebinding_in_chromium_cannot_read_or_change_anything(browser, repor
 
 
 ATTACK_PAGE = """<!doctype html><html><body>
-<iframe name="sink"></iframe>
-<form id="form" method="POST" target="sink" action="{admin}/reset"><input name="seed" value="99"></form>
-<form id="plain" method="POST" target="sink" enctype="text/plain" action="{admin}/clock/advance">
+<iframe name="sink-form"></iframe><iframe name="sink-plain"></iframe>
+<form id="form" method="POST" target="sink-form" action="{admin}/reset"><input name="seed" value="99"></form>
+<form id="plain" method="POST" target="sink-plain" enctype="text/plain" action="{admin}/clock/advance">
   <input name='{{"seconds": 86400, "x": "' value='"}}'></form>
 <script>
 async function attack() {{
@@ -404,6 +390,15 @@ def attacker_site(report_emulator):
     server.server_close()
 
 
+def wait_for_answers(page, statuses: list, count: int, seconds: float = 30) -> None:
+    """Until `count` admin answers have been seen (the page's events are handled while it waits)."""
+    for _ in range(int(seconds * 20)):
+        if len(statuses) >= count:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"{len(statuses)} admin answers seen, {count} expected: {statuses}")
+
+
 def test_cross_site_posts_in_chromium_are_refused(browser, report_emulator, attacker_site):
     """text/plain, form and untyped bodies sent by fetch (no-cors) and by form posts from a page on another
     origin, to a server on loopback: each reaches the server and is refused; nothing changes."""
@@ -415,9 +410,13 @@ def test_cross_site_posts_in_chromium_are_refused(browser, report_emulator, atta
     try:
         page.goto(attacker_site)
         assert page.evaluate("attack()") == ["sent"] * 4  # opaque answers: the page cannot see them
-        for form in ("form", "plain"):
-            with page.expect_response(lambda r: "/_emulator/" in r.url):
-                page.evaluate(f"document.getElementById('{form}').submit()")
+        # One call at a time, each seen answered before the next: a response event of a fetch can come
+        # after evaluate() returns. Each form posts into a frame of its own: a second post into a frame
+        # that already shows the server's (cross-origin) answer was sometimes never sent by Chromium.
+        wait_for_answers(page, statuses, 4)
+        for count, form in ((5, "form"), (6, "plain")):
+            page.evaluate(f"document.getElementById('{form}').submit()")
+            wait_for_answers(page, statuses, count)
         page.wait_for_timeout(200)
     finally:
         page.close()

@@ -120,11 +120,16 @@ def refused(argv: list[str], env: dict | None = None) -> str:
         (["--workers", "2"], "use --state sqlite:PATH or --state redis://HOST:PORT/DB, which worker processes can share"),
         (["--scenario", "no-such-scenario"], "no file, folder or shipped scenario called 'no-such-scenario' (shipped: "),
         (["--strict=maybe"], "--strict"),
-        (["--bogus"], "No such option '--bogus'"),
+        # click 8.1.3 words it "No such option: --bogus", later versions "No such option '--bogus'"
+        (["--bogus"], re.compile(r"No such option:? '?--bogus\b")),
     ],
 )
 def test_bad_flags_are_refused_in_one_line(argv, message):
-    assert message in refused(argv)
+    line = refused(argv)
+    if isinstance(message, re.Pattern):
+        assert message.search(line), line
+    else:
+        assert message in line
 
 
 @pytest.mark.parametrize(

@@ -359,6 +359,31 @@ def test_a_locked_sqlite_file_gives_503_in_each_envelope_then_recovers(tmp_path)
     assert_logged_once(server.output())
 
 
+def test_a_reset_during_an_outage_gives_503_and_changes_nothing_then_resets_whole(tmp_path):
+    """A reset is one write of the store (`new_generation`): during an outage it is answered 503 like
+    any other call, in the admin API's envelope, and half of it never happens."""
+    path = tmp_path / "state.db"
+    server = manual(f"sqlite:{path}")
+    reset = ("POST", f"{server.url}/_emulator/reset", {"json": {}}, lambda body: set(body) == {"error", "errors"})
+    moved = requests.post(f"{server.url}/_emulator/clock/advance", json={"seconds": 3600}).json()
+    assert moved["now"] != NOW
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # reads still answer (WAL): only the reset's own write waits, then fails
+    try:
+        for _ in range(2):
+            assert_outage_answer("reset", reset, *call(reset), [str(tmp_path)])
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert wait_until_answering(server.url).json() == moved  # no part of a refused reset happened
+    deadline = time.monotonic() + RECOVERY_BOUND
+    while call(reset)[0].status_code != 200:  # the reset that succeeds is the write that ends the outage
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert requests.get(f"{server.url}/_emulator/clock").json() == {"now": NOW, "mode": "manual"}
+    assert_logged_once(server.output())
+
+
 @pytest.fixture
 def small_filesystem(tmp_path):
     """A 1 MiB tmpfs of the test's own (mount needs root or CAP_SYS_ADMIN)."""

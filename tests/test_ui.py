@@ -13,9 +13,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 REQUESTS = "/public/api/v1/reporting/requests"
 
 
@@ -148,17 +145,8 @@ def test_page_is_served_from_the_package_with_a_content_security_policy(report_e
 # --- the page in a real browser ----------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def browser():
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: .ci/run installs Debian's chromium package")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def browser(chromium):
+    return chromium()
 
 
 def open_page(browser, report_emulator, width=1280, height=900):

@@ -74,7 +74,7 @@ class Server:
             try:
                 if requests.get(f"{self.url}/_emulator/health", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a worker still importing holds it in the backlog
                 pass
             assert self.proc.poll() is None and time.monotonic() < deadline, "server did not start"
             time.sleep(0.05)

@@ -141,6 +141,7 @@ def _admin_schemas() -> dict[str, Any]:
             "vendor": {"type": "string", "nullable": True}, "at": instant, "wall_at": string,
             "duration_ms": {"type": "number"}, "rule": {"type": "string", "nullable": True},
             "fault": {"type": "string", "nullable": True}, "delay_ms": {"type": "number"},
+            "transfer": {"type": "array", "items": {"type": "string", "enum": ["chunked_dribble", "bandwidth"]}},
             "body": {"type": "string", "nullable": True}, "violations": {"type": "array", "items": {"type": "object"}},
             "headers": {"type": "object", "additionalProperties": string,
                         "description": "the request's first 32 headers; credentials read ***"},

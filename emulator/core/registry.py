@@ -16,16 +16,15 @@ process's own.
 
 Store keys (namespaced by the store): `start` (the start-up seed, time, clock mode and scale: what a
 reset returns to), `clock`, `world` (the world's identity; the world itself is rebuilt from it),
-`scenario` (its serial number and validated data), `meta:version`, `meta:generation` (bumped by every
-reset: ids drawn after it never repeat ids drawn before), `meta:instance` and `meta:secret` (random per
-store), rule counters, rate-limit windows, the journal and violations logs, and each vendor's keys,
-which start with its name (`echo360:requests:...`).
+`scenario` (its serial number and validated data), `meta:version`, `meta:generation` (moved on by
+every reset, in the same atomic step; a request's writes carry the generation it started in),
+`meta:instance` and `meta:secret` (random per store), rule counters, rate-limit windows, the journal
+and violations logs, and each vendor's keys, which start with its name (`echo360:requests:...`).
 """
 from __future__ import annotations
 
 import contextvars
 import logging
-import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -36,7 +35,7 @@ from .clock import Clock, clock_state, wall_now
 from .journal import Journal, RequestLog
 from .scenarios import ActiveScenario
 from .scenarios import load as load_scenario_source
-from .store import Store, open_store
+from .store import Store, new_version, open_store
 from .vendor import Vendor, VendorModel
 from .world import World
 
@@ -51,8 +50,12 @@ _pinned: contextvars.ContextVar["tuple[Emulator, Snapshot] | None"] = contextvar
 
 
 def unpin() -> None:
-    """Forget the request's pinned snapshot (the app's teardown step)."""
-    _pinned.set(None)
+    """Forget this context's pinned snapshot and generation, whichever tenant pinned them (the app's
+    teardown step; a thread serves one tenant's call, then another's)."""
+    pinned = _pinned.get()
+    if pinned is not None:
+        pinned[0].store.pin_generation(None)
+        _pinned.set(None)
 
 
 class Worlds:
@@ -128,18 +131,28 @@ class Emulator:
     # --- the snapshot ------------------------------------------------------------------------------
 
     def sync(self) -> Snapshot:
-        """Re-read the state if another process (or thread) changed it, and pin it for this request."""
+        """Re-read the state if another process (or thread) changed it, and pin it for this request:
+        its writes then carry the snapshot's generation, and fail (StaleGeneration) once a reset has
+        replaced it."""
+        self.unpin()  # a call answered again after a reset: setting up a flushed store must not carry its old pin
         snapshot = self._current()
-        _pinned.set((self, snapshot))
+        self._pin(snapshot)
         return snapshot
 
     def unpin(self) -> None:
         unpin()
 
+    def _pin(self, snapshot: Snapshot) -> None:
+        _pinned.set((self, snapshot))
+        self.store.pin_generation(snapshot.generation)
+
+    def _pinned_here(self) -> bool:
+        pinned = _pinned.get()
+        return pinned is not None and pinned[0] is self
+
     def snapshot(self) -> Snapshot:
         """The request's pinned snapshot; outside a request (or for another tenant), the current one."""
-        pinned = _pinned.get()
-        return pinned[1] if pinned is not None and pinned[0] is self else self._current()
+        return _pinned.get()[1] if self._pinned_here() else self._current()
 
     def _current(self) -> Snapshot:
         snapshot = self._snapshot
@@ -184,7 +197,7 @@ class Emulator:
         self.store.put_if_absent("clock", clock_state(start["mode"], anchor, start["follow_wall"]))
         self.store.put_if_absent("world", {"seed": start["seed"], "anchor": start["now"], "scale": start["scale"],
                                            "overrides": {}, "base_seed": start["seed"]})
-        self.store.put_if_absent("meta:version", secrets.token_hex(8))
+        self.store.put_if_absent("meta:version", new_version())
 
     def _world(self, identity: dict) -> World:
         """The world for a stored identity, built once per process and kept while it is in use."""
@@ -192,10 +205,10 @@ class Emulator:
 
     def _changed(self) -> None:
         """After a write to the clock, world or scenario: tell every process, and re-read here."""
-        self.store.put("meta:version", secrets.token_hex(8))
+        self.store.put("meta:version", new_version())
         snapshot = self._load()
-        pinned = _pinned.get()
-        if pinned is not None and pinned[0] is self:
+        # Pinned again only within its generation: after a reset meanwhile, this call's writes must fail.
+        if self._pinned_here() and snapshot.generation == self.store.pinned_generation:
             _pinned.set((self, snapshot))
 
     # --- what the rest of the emulator reads ----------------------------------------------------------
@@ -266,27 +279,47 @@ class Emulator:
     def reset(self, seed: int | None = None, now: datetime | None = None) -> None:
         """Clear every mutable thing and set the clock back to its start.
 
-        No seed and no time: back to the start seed and start time. Every id, token and link issued
+        No seed and no time: back to the start seed and start time. One atomic step of the store
+        (`new_generation`): every other call, in any process, sees the whole old world or the whole
+        new one, and a write made in the old one after it fails. Every id, token and link issued
         before is refused after (the generation moves on). The seeded world is rebuilt only when the
         seed, anchor or size changed, so a plain reset is cheap.
         """
+        start = self._start
+        self._new_generation(self._start_state(
+            start, start["seed"] if seed is None else seed,
+            now.astimezone(timezone.utc) if now else parse_instant(start["now"]),
+            follow_wall=start["follow_wall"] and now is None))
+
+    def restore(self, state: dict) -> None:
+        """Make this tenant exactly a snapshot's state (core/snapshots.py: the store's export form,
+        checked whole before), as one atomic step, as a reset is: a call sees the whole old state or
+        the whole restored one, never half of it, and a write of the old world after it fails."""
+        self._new_generation(state["values"], state["maps"], state["logs"])
+
+    def _new_generation(self, values: dict, maps: dict | None = None, logs: dict | None = None) -> None:
+        """Replace the whole state in one store step (a reset, a restore), then re-read it here and
+        re-pin this call to the new generation."""
         with self._lock:
-            start = self._start
-            self.store.wipe()
-            self.store.put("start", start)
-            self.store.incr("meta:generation")
-            self._write_start(start, start["seed"] if seed is None else seed,
-                              now.astimezone(timezone.utc) if now else parse_instant(start["now"]),
-                              follow_wall=start["follow_wall"] and now is None)
+            self.store.new_generation(values, maps, logs)
+            snapshot = self._load()
+            if self._pinned_here():
+                self._pin(snapshot)
             for model in self.vendors.values():
                 model.reset()
 
-    def _write_start(self, start: dict, seed: int, anchor: datetime, follow_wall: bool | None = None) -> None:
+    def _start_state(self, start: dict, seed: int, anchor: datetime, follow_wall: bool | None = None) -> dict:
+        """The keys a reset (or a new store) starts from."""
         follow = start["follow_wall"] if follow_wall is None else follow_wall
-        self.store.put("clock", clock_state(start["mode"], anchor, follow))
-        self.store.put("world", {"seed": seed, "anchor": format_instant(anchor), "scale": start["scale"],
-                                 "overrides": {}, "base_seed": seed})
-        self.store.put("scenario", None)
+        return {"start": start, "clock": clock_state(start["mode"], anchor, follow),
+                "world": {"seed": seed, "anchor": format_instant(anchor), "scale": start["scale"],
+                          "overrides": {}, "base_seed": seed},
+                "scenario": None}
+
+    def _write_start(self, start: dict, seed: int, anchor: datetime) -> None:
+        for key, value in self._start_state(start, seed, anchor).items():
+            if key != "start":
+                self.store.put(key, value)
         self._changed()
 
     def load_scenario(self, source: Any) -> dict:

@@ -24,11 +24,17 @@ from .limits import LimitExceeded, read_json, read_yaml, yaml
 from .regex import compile_regex, search
 from .world import stable_hash
 
-FAULTS = ("connection_reset", "empty_response", "malformed_body")
+FAULTS = ("connection_reset", "empty_response", "malformed_body", "truncated_body")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ECHO360_OUTCOMES = ("Available", "Failed", "Missing")
 MAX_DELAY_MS = 60_000  # a delay longer than this is a mistake, not a test (it would hold a thread)
 MAX_COUNT = 1_000_000  # the most entities a world section may ask a vendor for
+# Body faults (faults.shape_body). Bounds: a dribble in at most MAX_CHUNKS pieces over at most
+# MAX_DELAY_MS; a bandwidth between MIN_ and MAX_BYTES_PER_SECOND.
+MAX_CHUNKS = 10_000
+MIN_BYTES_PER_SECOND = 1
+MAX_BYTES_PER_SECOND = 1_000_000_000
+MAX_AFTER_BYTES = 2**40
 
 
 class ScenarioError(ValueError):
@@ -165,14 +171,15 @@ def count() -> fields.Integer:
 # with register_knob / register_world_field; the scenario schema is built from these at each load.
 
 VENDOR_KNOBS: dict[str, dict[str, Callable[[], fields.Field]]] = {
-    "strigo": {"rate_limit": lambda: whole(0)},
+    "strigo": {"rate_limit": lambda: whole(0), "bandwidth": lambda: fields.Nested(BandwidthSchema)},
     "echo360": {
+        "bandwidth": lambda: fields.Nested(BandwidthSchema),
         "processing_seconds": lambda: fields.Float(allow_nan=False, validate=validate.Range(min=0, max=10 * 366 * 86400)),
         "outcomes": lambda: fields.List(fields.String(validate=validate.OneOf(ECHO360_OUTCOMES))),
         "rate_limit": lambda: whole(0),
     },
-    "falkor": {"rate_limit": lambda: whole(0)},
-    "parkup": {"rate_limit": lambda: whole(0)},
+    "falkor": {"rate_limit": lambda: whole(0), "bandwidth": lambda: fields.Nested(BandwidthSchema)},
+    "parkup": {"rate_limit": lambda: whole(0), "bandwidth": lambda: fields.Nested(BandwidthSchema)},
 }
 
 
@@ -260,6 +267,20 @@ class RespondSchema(Schema):
             raise ValidationError("give json or body, not both", "body")
 
 
+class DribbleSchema(Schema):
+    """WireMock's chunkedDribbleDelay: the real answer in `chunks` pieces spread over `total_ms`."""
+
+    chunks = whole(1, MAX_CHUNKS, required=True)
+    total_ms = whole(0, MAX_DELAY_MS, required=True)
+
+
+class BandwidthSchema(Schema):
+    bytes_per_second = whole(MIN_BYTES_PER_SECOND, MAX_BYTES_PER_SECOND, required=True)
+
+
+BODY_SHAPING = ("after_bytes", "chunked_dribble", "bandwidth")
+
+
 class RuleSchema(Schema):
     name = fields.String()
     match = fields.Nested(MatchSchema, load_default=dict)
@@ -268,21 +289,32 @@ class RuleSchema(Schema):
     respond = fields.Nested(RespondSchema)
     fault = fields.String(validate=validate.OneOf(FAULTS))
     delay_ms = delay()
+    probability = fields.Float(allow_nan=False, validate=validate.Range(
+        min=0, max=1, min_inclusive=False, error="must be greater than 0 and at most 1"))
+    after_bytes = whole(0, MAX_AFTER_BYTES)
+    chunked_dribble = fields.Nested(DribbleSchema)
+    bandwidth = fields.Nested(BandwidthSchema)
 
     @validates_schema
     def one_action(self, data, **kwargs):
         if "respond" in data and "fault" in data:
             raise ValidationError("a rule either responds or injects a fault, not both", "fault")
-        if not {"respond", "fault", "delay_ms"} & set(data):
-            raise ValidationError("a rule needs respond, fault or delay_ms")
+        if not {"respond", "fault", "delay_ms", "chunked_dribble", "bandwidth"} & set(data):
+            raise ValidationError("a rule needs respond, fault or delay_ms (or chunked_dribble or bandwidth)")
+        if "after_bytes" in data and data.get("fault") != "truncated_body":
+            raise ValidationError("after_bytes goes with fault: truncated_body", "after_bytes")
+        if data.get("fault") == "connection_reset":
+            for key in BODY_SHAPING:
+                if key in data:
+                    raise ValidationError("a connection reset sends no body to shape", key)
 
 
 class LatencySchema(Schema):
     min_ms = delay()
     max_ms = delay()
 
-    @validates_schema
-    def ordered(self, data, **kwargs):
+    @validates_schema  # not named "ordered": marshmallow 3.x Schema instances have an `ordered` attribute
+    def max_not_below_min(self, data, **kwargs):
         if data.get("min_ms", 0) > data.get("max_ms", data.get("min_ms", 0)):
             raise ValidationError("must not be less than min_ms", "max_ms")
 
@@ -456,6 +488,11 @@ class Rule:
         self.respond = spec.get("respond")
         self.fault = spec.get("fault")
         self.delay_ms = spec.get("delay_ms", 0)
+        self.after_bytes = spec.get("after_bytes")
+        self.chunked_dribble = spec.get("chunked_dribble")
+        self.bandwidth = spec.get("bandwidth")
+        self.probability = spec.get("probability")
+        self.drawn_key = f"{counters}:{index}:drawn"  # of the matched ones, those that won the draw (probability)
         self.matched_key = f"{counters}:{index}:matched"  # requests that reached this rule and matched it
         self.answered_key = f"{counters}:{index}:answered"  # of those, the ones this rule acted on
 
@@ -465,7 +502,22 @@ class Rule:
 
     @property
     def kind(self) -> str:
-        return "respond" if self.respond is not None else "fault" if self.fault else "delay"
+        if self.respond is not None:
+            return "respond"
+        if self.fault:
+            return "fault"
+        return "delay" if self.delay_ms or not (self.chunked_dribble or self.bandwidth) else "transfer"
+
+    def drawn(self, seed: int, n: int) -> bool:
+        """Whether the n-th matching request wins this rule's draw: a hash of (seed, rule, n) under P.
+
+        A function of its inputs only, so the same seed and the same sequence of requests fail the
+        same calls in every process, worker and replica (n is the rule's atomic counter in the store).
+        """
+        if self.probability is None:
+            return True
+        # The rule is named by its place, name and match: tuning its times, after or probability keeps its draws.
+        return stable_hash(seed, "rule", self.index, self.name, repr(self.match), n) < self.probability * 2**64
 
     def matches(self, request: Any, body: Callable[[], Any]) -> bool:
         m = self.match
@@ -497,6 +549,7 @@ class ActiveScenario:
         counters = f"scenario:{serial}:rules"
         self.rules = [Rule(i, spec, counters) for i, spec in enumerate(data.get("rules") or [])]
         self.latency = data.get("latency") or {}
+        self.seed = seed
         self._rng = random.Random(stable_hash(seed, "scenario-latency"))
         self._lock = threading.Lock()
 
@@ -504,7 +557,9 @@ class ActiveScenario:
         """The first rule that answers this request (counting matches in order), or None.
 
         Each count is one atomic increment in the store; a rule past its `times` takes its claim
-        back, so exactly `times` requests are answered across every process.
+        back, so exactly `times` requests are answered across every process. With `probability`,
+        the n-th match answers only if it wins the draw (`Rule.drawn`); `after` and `times` then
+        count only the matches that won it.
         """
         parsed: list = []
 
@@ -521,7 +576,13 @@ class ActiveScenario:
         for rule in self.rules:
             if not rule.matches(request, body):
                 continue
-            if store.incr(rule.matched_key) <= rule.after:
+            n = store.incr(rule.matched_key)
+            if rule.probability is not None:
+                if not rule.drawn(self.seed, n):
+                    continue
+                if rule.after and store.incr(rule.drawn_key) <= rule.after:
+                    continue
+            elif n <= rule.after:
                 continue
             answered = store.incr(rule.answered_key)
             if rule.times is not None and answered > rule.times:

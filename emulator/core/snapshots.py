@@ -13,9 +13,11 @@ instance id and link-signing secret (links and tokens issued before work after a
 store), and, when asked (`?journal=1`), the journal and the contract violations. Report files are not
 in it: they are regenerated from the world, byte for byte, when first downloaded.
 
-A restore is checked whole before anything changes; then one store step replaces the namespace, the
-reset generation moves on (ids drawn afterwards never repeat ones drawn since the snapshot) and
-every process re-reads the state.
+A restore is checked whole before anything changes; then it is one atomic store step, the one a
+reset takes (`new_generation`): the reset generation moves on with the snapshot's state in it, so a
+call running meanwhile sees the old state or the restored one, never half of it, a write of the old
+world fails (the call is answered again), ids drawn afterwards never repeat ones drawn since the
+snapshot, and every process re-reads the state.
 """
 from __future__ import annotations
 
@@ -163,19 +165,14 @@ def _check_state(values: dict) -> None:
 
 
 def restore(emulator: "Emulator", document: dict) -> None:
-    """Make the tenant exactly the snapshot's state (the document already passed `check`)."""
+    """Make the tenant exactly the snapshot's state (the document already passed `check`), in one
+    atomic step: a new reset generation that holds the snapshot's state (Emulator.restore)."""
     state = document["state"]
-    values = {k: v for k, v in state["values"].items() if k not in KEEP}
     logs = dict(state["logs"])
     if not document.get("journal"):
         logs = {k: v for k, v in logs.items() if k not in CALL_LOGS}  # none taken: the record starts empty
-    with emulator._lock:
-        for model in emulator.vendors.values():
-            model.reset()  # work and files this process keeps beside the store
-        emulator.store.replace({"values": values, "maps": state["maps"], "logs": logs}, keep=KEEP)
-        emulator.store.incr("meta:generation")
-        emulator._start = values["start"]
-        emulator._changed()
+    emulator.restore({"values": {k: v for k, v in state["values"].items() if k not in KEEP},
+                      "maps": state["maps"], "logs": logs})
 
 
 def read_file(path: str) -> dict:

@@ -7,13 +7,14 @@ asks for typed things under a key of its own (`echo360:requests`); it never know
 Values are JSON-able (dicts, lists, strings, numbers). Every method is one atomic operation, so a
 check-then-act that must hold across processes (a rule's `times`, a rate-limit window, Echo360's
 in-flight limit, a single-use refresh token) is one call. Keys carry the store's namespace as a
-prefix, so several isolated emulators could share one database later.
+prefix, and a tenant (core/tenants.py) is a namespace: its own clock, world, generation and state.
 
 Anchors: Redis's own primitives (INCR, hashes, capped lists, WATCH/MULTI), SQLite in WAL mode,
 LocalStack's namespaced stores, moto's reset-by-recreate.
 """
 from __future__ import annotations
 
+import contextvars
 import copy
 import functools
 import logging
@@ -26,6 +27,8 @@ from typing import Any, Callable
 
 SCHEMA_VERSION = 1  # bumped when the layout of stored state changes; older stores are migrated or refused
 DELETE = object()  # returned by an update function: remove the key
+GENERATION = "meta:generation"  # bumped by every reset; never goes back
+VERSION = "meta:version"  # a new random token after every change to the clock, world or scenario (and a reset)
 
 # Outages (documented in the README's "Store outages and replicas"). A store that cannot answer is
 # an outage, not a bug: each operation waits at most OPERATION_TIMEOUT_SECONDS (redis-py's connect
@@ -37,8 +40,22 @@ RETRY_AFTER_SECONDS = 1  # the Retry-After of a 503 during an outage
 log = logging.getLogger("report_emulator.store")
 
 
+def new_version() -> str:
+    """A new meta:version token: random, so a store restored from an older copy never matches a
+    replica's memory by chance (core/registry.py)."""
+    return secrets.token_hex(8)
+
+
 class StoreError(ValueError):
     """A store that cannot be used (malformed URL, unreachable, unwritable, foreign or newer)."""
+
+
+class StaleGeneration(Exception):
+    """A write carried a generation that a reset has since replaced: the call belongs to the old world.
+
+    Raised by every write method while a generation is pinned (`pin_generation`) and the store holds
+    another; the write did not happen. The app answers the call again, whole, in the new world.
+    """
 
 
 class StoreUnavailable(Exception):
@@ -112,7 +129,7 @@ class Outage:
 # The Store interface's operations, each guarded by `outages_answered`: those that only read, and the writes.
 READS = ("get", "get_many", "map_get", "map_all", "log_items", "export")
 WRITES = ("put", "put_if_absent", "delete", "update", "incr", "window_hit", "map_put", "map_take", "map_delete",
-          "log_append", "log_clear", "wipe", "replace", "drop")
+          "log_append", "log_clear", "wipe", "new_generation", "drop")
 
 
 def outages_answered(cls):
@@ -144,9 +161,15 @@ def _guarded(operation: Callable, wrote: bool) -> Callable:
 
     return guarded
 
-
 class Store(ABC):
-    """Namespaced, typed, atomic collections. Subclasses implement the primitives below."""
+    """Namespaced, typed, atomic collections. Subclasses implement the primitives below.
+
+    The reset generation: `new_generation` is a reset as one atomic step (every key but meta:* goes,
+    the fresh state is put, meta:generation moves on). A request pins the generation it started in
+    (`pin_generation`), and then each write checks it in the same atomic step as the write itself
+    (under the lock, in the same transaction, in the same Lua script): a write of an older generation
+    fails with StaleGeneration, so nothing a call of the old world writes lands in the new one.
+    """
 
     kind = ""  # "memory", "sqlite" or "redis"
     shared = False  # can several processes use it at once
@@ -156,6 +179,19 @@ class Store(ABC):
         self.url = url
         self.namespace = namespace
         self.outage = Outage(self)
+        # The generation the writes of this context (one request, one thread) carry; None: unchecked.
+        self._pinned = contextvars.ContextVar(f"store-generation-{id(self)}", default=None)
+
+    def pin_generation(self, generation: int | None) -> None:
+        """Make the writes of this context carry generation (None: writes outside a request, unchecked)."""
+        self._pinned.set(generation)
+
+    @property
+    def pinned_generation(self) -> int | None:
+        return self._pinned.get()
+
+    def _stale(self, current: Any) -> StaleGeneration:
+        return StaleGeneration(f"a reset replaced generation {self._pinned.get()} with {current or 0}")
 
     def outage_reason(self, exc: Exception) -> str | None:
         """A short reason when exc means the store cannot answer now (an outage), else None."""
@@ -236,6 +272,15 @@ class Store(ABC):
         """Delete every key, map and log of this namespace except the store's own identity (meta:*);
         with prefixes, only those whose names start with one of them (a vendor's state: `echo360:`)."""
 
+    @abstractmethod
+    def new_generation(self, values: dict[str, Any], maps: dict[str, dict] | None = None,
+                       logs: dict[str, list[dict]] | None = None) -> int:
+        """A reset, or a snapshot's restore, as one atomic step for every other call: add one to
+        meta:generation, delete every key, map and log but meta:* (schema, instance id, link secret,
+        id serials), put values (plain keys), maps and logs (export's form), and a new meta:version
+        token (`new_version`). Returns the new generation. It checks no pinned generation: it is
+        what moves it on."""
+
     def started(self) -> None:
         """Start-up is over (the app is built): from now on a call waits at most OPERATION_TIMEOUT_SECONDS."""
 
@@ -252,6 +297,7 @@ class Store(ABC):
         view = copy.copy(self)
         view.namespace = namespace
         view.is_view = True
+        view._pinned = contextvars.ContextVar(f"store-generation-{id(view)}", default=None)  # its own generation
         return view
 
     is_view = False
@@ -261,12 +307,7 @@ class Store(ABC):
     @abstractmethod
     def export(self) -> dict:
         """Everything of this namespace: {"values": {key: value}, "maps": {name: {field: value}},
-        "logs": {name: [items, oldest first]}}."""
-
-    @abstractmethod
-    def replace(self, state: dict, keep: tuple[str, ...] = ()) -> None:
-        """Make this namespace exactly `state` (export's form) in one step, except the values named in
-        `keep`, which stay as they are (the store's own bookkeeping)."""
+        "logs": {name: [items, oldest first]}}; `new_generation` takes the same three back."""
 
     @abstractmethod
     def drop(self) -> None:

@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from typing import Any, Callable
 
-from . import DELETE, Store
+from . import DELETE, GENERATION, VERSION, Store, new_version
 
 FOLDER_PREFIX = "report-emulator-files-"
 
@@ -52,6 +52,12 @@ class MemoryStore(TemporaryFiles, Store):
         self._maps: dict[str, dict[str, Any]] = {}
         self._logs: dict[str, tuple[deque, list[int]]] = {}  # name -> (entries as (size, item), [total bytes])
 
+    def _check(self) -> None:
+        """Under the lock: refuse a write of a generation that a reset has replaced."""
+        pinned = self._pinned.get()
+        if pinned is not None and pinned != self._values.get(GENERATION, 0):
+            raise self._stale(self._values.get(GENERATION))
+
     def get(self, key: str) -> Any:
         return self._values.get(key)
 
@@ -61,18 +67,22 @@ class MemoryStore(TemporaryFiles, Store):
 
     def put(self, key: str, value: Any) -> None:
         with self._lock:
+            self._check()
             self._values[key] = value
 
     def put_if_absent(self, key: str, value: Any) -> Any:
         with self._lock:
+            self._check()
             return self._values.setdefault(key, value)
 
     def delete(self, key: str) -> None:
         with self._lock:
+            self._check()
             self._values.pop(key, None)
 
     def update(self, key: str, fn: Callable[[Any], tuple[Any, Any]]) -> Any:
         with self._lock:
+            self._check()
             new, result = fn(self._values.get(key))
             if new is DELETE:
                 self._values.pop(key, None)
@@ -82,12 +92,14 @@ class MemoryStore(TemporaryFiles, Store):
 
     def incr(self, key: str, amount: int = 1) -> int:
         with self._lock:
+            self._check()
             value = self._values.get(key, 0) + amount
             self._values[key] = value
             return value
 
     def window_hit(self, key: str, now: float, seconds: float) -> tuple[int, float]:
         with self._lock:
+            self._check()
             started, count = self._values.get(key) or (now, 0)
             if now - started >= seconds or now < started:
                 started, count = now, 0
@@ -99,14 +111,17 @@ class MemoryStore(TemporaryFiles, Store):
 
     def map_put(self, name: str, field: str, value: Any) -> None:
         with self._lock:
+            self._check()
             self._maps.setdefault(name, {})[field] = value
 
     def map_take(self, name: str, field: str) -> Any:
         with self._lock:
+            self._check()
             return self._maps.get(name, {}).pop(field, None)
 
     def map_delete(self, name: str, fields: list[str]) -> None:
         with self._lock:
+            self._check()
             found = self._maps.get(name)
             for field in fields if found else ():
                 found.pop(field, None)
@@ -118,6 +133,7 @@ class MemoryStore(TemporaryFiles, Store):
     def log_append(self, name: str, item: dict, max_items: int, max_bytes: int) -> None:
         size = len(json.dumps(item, separators=(",", ":"), default=str))
         with self._lock:
+            self._check()
             entries, total = self._logs.setdefault(name, (deque(), [0]))
             entries.append((size, item))
             total[0] += size
@@ -131,6 +147,7 @@ class MemoryStore(TemporaryFiles, Store):
 
     def log_clear(self, name: str) -> None:
         with self._lock:
+            self._check()
             self._logs.pop(name, None)
 
     def wipe(self, prefixes: list[str] | None = None) -> None:
@@ -138,11 +155,31 @@ class MemoryStore(TemporaryFiles, Store):
             return name.startswith(tuple(prefixes)) if prefixes else not name.startswith("meta:")
 
         with self._lock:
+            self._check()
             self._values = {k: v for k, v in self._values.items() if not doomed(k)}
             self._maps = {k: v for k, v in self._maps.items() if not doomed(k)}
             self._logs = {k: v for k, v in self._logs.items() if not doomed(k)}
 
+    def new_generation(self, values: dict[str, Any], maps: dict[str, dict] | None = None,
+                       logs: dict[str, list[dict]] | None = None) -> int:
+        fresh = json.loads(json.dumps({"values": values, "maps": maps or {}, "logs": logs or {}}))  # nothing shared with the caller
+        with self._lock:
+            kept = {k: v for k, v in self._values.items() if k.startswith("meta:")}
+            generation = kept[GENERATION] = kept.get(GENERATION, 0) + 1
+            kept[VERSION] = new_version()
+            kept.update(fresh["values"])
+            # Readers take no lock: the maps and logs go first, the values (which hold the generation
+            # a request pins) last, so a reader that sees the new generation sees nothing of the old world.
+            self._maps = {k: v for k, v in self._maps.items() if k.startswith("meta:")} | fresh["maps"]
+            self._logs = {k: v for k, v in self._logs.items() if k.startswith("meta:")}
+            for name, items in fresh["logs"].items():
+                sizes = [len(json.dumps(item, separators=(",", ":"), default=str)) for item in items]
+                self._logs[name] = (deque(zip(sizes, items)), [sum(sizes)])
+            self._values = kept
+            return generation
+
     def namespaced(self, namespace: str) -> "MemoryStore":
+        """Another namespace of this process: a store of its own (nothing is shared between processes)."""
         view = MemoryStore(self.url, namespace)
         view.is_view = True
         return view
@@ -152,17 +189,6 @@ class MemoryStore(TemporaryFiles, Store):
             return json.loads(json.dumps({
                 "values": self._values, "maps": self._maps,
                 "logs": {name: [item for _, item in entries] for name, (entries, _) in self._logs.items()}}, default=list))
-
-    def replace(self, state: dict, keep: tuple[str, ...] = ()) -> None:
-        state = json.loads(json.dumps(state))  # a copy: nothing shared with the caller
-        with self._lock:
-            kept = {k: self._values[k] for k in keep if k in self._values}
-            self._values = {**{k: v for k, v in state["values"].items() if k not in keep}, **kept}
-            self._maps = dict(state["maps"])
-            self._logs = {}
-            for name, items in state["logs"].items():
-                sizes = [len(json.dumps(item, separators=(",", ":"), default=str)) for item in items]
-                self._logs[name] = (deque(zip(sizes, items)), [sum(sizes)])
 
     def drop(self) -> None:
         with self._lock:

@@ -24,7 +24,8 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from . import DELETE, OPERATION_TIMEOUT_SECONDS, SCHEMA_VERSION, Store, StoreError, outages_answered
+from . import (DELETE, GENERATION, OPERATION_TIMEOUT_SECONDS, SCHEMA_VERSION, VERSION, Store, StaleGeneration,
+               StoreError, new_version, outages_answered)
 from .memory import TemporaryFiles
 
 # A server that is gone, or frozen (SIGSTOP: it accepts connections but never answers), fails one
@@ -46,48 +47,95 @@ def _retry(times: int = 1) -> Retry:
     return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=times, supported_errors=(redis.ConnectionError,))
 
 
-PUT_IF_ABSENT = """
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
-return redis.call('GET', KEYS[1])
+# Every script's KEYS[1] is the generation key and ARGV[1] the generation its caller pinned ('' when
+# none): a script that finds another generation writes nothing and answers STALE (StaleGeneration).
+CHECK = """
+if ARGV[1] ~= '' and (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then
+  return redis.error_reply('STALE_GENERATION')
+end
 """
 
-# KEYS: the window. ARGV: now, seconds, lifetime in ms. Stored as `[started,count]`, the JSON the other backends
-# store. `started` is kept as the text Python wrote (Lua would round a float it formats itself).
-WINDOW_HIT = """
-local now, seconds = tonumber(ARGV[1]), tonumber(ARGV[2])
-local started, count = ARGV[1], 0
-local stored = redis.call('GET', KEYS[1])
+# A plain command, checked: ARGV[2] is the command; its keys are KEYS[2..], its arguments ARGV[3..].
+COMMAND = CHECK + """
+local args = {}
+for i = 2, #KEYS do args[#args + 1] = KEYS[i] end
+for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+return redis.call(ARGV[2], unpack(args))
+"""
+
+PUT_IF_ABSENT = CHECK + """
+redis.call('SET', KEYS[2], ARGV[2], 'NX')
+return redis.call('GET', KEYS[2])
+"""
+
+# KEYS (after the generation's): the window. ARGV (after the pinned generation): now, seconds, the
+# key's lifetime in ms. Stored as `[started,count]`, the JSON the other backends store. `started` is
+# kept as the text Python wrote (Lua would round a float it formats itself).
+WINDOW_HIT = CHECK + """
+local now, seconds = tonumber(ARGV[2]), tonumber(ARGV[3])
+local started, count = ARGV[2], 0
+local stored = redis.call('GET', KEYS[2])
 if stored then
   local text, n = string.match(stored, '^%[([^,]+),(%d+)%]$')
   local t = text and tonumber(text)
   if t and now - t < seconds and now >= t then started, count = text, tonumber(n) end
 end
 count = count + 1
-redis.call('SET', KEYS[1], '[' .. started .. ',' .. string.format('%d', count) .. ']', 'PX', ARGV[3])
+redis.call('SET', KEYS[2], '[' .. started .. ',' .. string.format('%d', count) .. ']', 'PX', ARGV[4])
 return {count, started}
 """
 
-MAP_TAKE = """
-local value = redis.call('HGET', KEYS[1], ARGV[1])
-if value then redis.call('HDEL', KEYS[1], ARGV[1]) end
+MAP_TAKE = CHECK + """
+local value = redis.call('HGET', KEYS[2], ARGV[2])
+if value then redis.call('HDEL', KEYS[2], ARGV[2]) end
 return value
 """
 
-# KEYS: the list, its byte total. ARGV: the item's JSON, max items, max bytes.
-LOG_APPEND = """
-local count = redis.call('RPUSH', KEYS[1], ARGV[1])
-local total = redis.call('INCRBY', KEYS[2], string.len(ARGV[1]))
-local max_items, max_bytes = tonumber(ARGV[2]), tonumber(ARGV[3])
+# KEYS (after the generation's): the list, its byte total. ARGV (after the pinned generation): the
+# item's JSON, max items, max bytes.
+LOG_APPEND = CHECK + """
+local count = redis.call('RPUSH', KEYS[2], ARGV[2])
+local total = redis.call('INCRBY', KEYS[3], string.len(ARGV[2]))
+local max_items, max_bytes = tonumber(ARGV[3]), tonumber(ARGV[4])
 if count <= max_items and total <= max_bytes then return count end
 while count > 0 and (count > max_items or total > max_bytes) do
-  total = total - string.len(redis.call('LPOP', KEYS[1]))
+  total = total - string.len(redis.call('LPOP', KEYS[2]))
   count = count - 1
 end
-if count == 0 then redis.call('DEL', KEYS[1], KEYS[2]) else redis.call('SET', KEYS[2], total) end
+if count == 0 then redis.call('DEL', KEYS[2], KEYS[3]) else redis.call('SET', KEYS[3], total) end
 return count
 """
 
-SCRIPTS = {"put_if_absent": PUT_IF_ABSENT, "window_hit": WINDOW_HIT, "map_take": MAP_TAKE, "log_append": LOG_APPEND}
+# A reset or a snapshot's restore, whole, in one script (nothing interleaves): KEYS: the generation
+# key. ARGV: the namespace's SCAN pattern, where a key's name starts (past `{type}:`), a JSON object
+# {"maps": {key: {field: text}}, "logs": {key: [text]}} to write (empty for a reset), then key/value
+# pairs to put (the new meta:version token among them). Every meta:* key stays (schema, instance id,
+# link secret, id serials). The namespace holds few keys (maps and capped lists, not one key per
+# item), so the scan is short.
+NEW_GENERATION = """
+local generation = redis.call('INCR', KEYS[1])
+local from = tonumber(ARGV[2])
+local cursor = '0'
+repeat
+  local found = redis.call('SCAN', cursor, 'MATCH', ARGV[1], 'COUNT', 1000)
+  cursor = found[1]
+  for _, key in ipairs(found[2]) do
+    if string.sub(key, from, from + 4) ~= 'meta:' then redis.call('UNLINK', key) end
+  end
+until cursor == '0'
+local collections = cjson.decode(ARGV[3])
+for key, fields in pairs(collections.maps) do
+  for field, text in pairs(fields) do redis.call('HSET', key, field, text) end
+end
+for key, texts in pairs(collections.logs) do
+  for _, text in ipairs(texts) do redis.call('RPUSH', key, text) end
+end
+for i = 4, #ARGV, 2 do redis.call('SET', ARGV[i], ARGV[i + 1]) end
+return generation
+"""
+
+SCRIPTS = {"command": COMMAND, "put_if_absent": PUT_IF_ABSENT, "window_hit": WINDOW_HIT, "map_take": MAP_TAKE,
+           "log_append": LOG_APPEND, "new_generation": NEW_GENERATION}
 
 
 def _dumps(value: Any) -> str:
@@ -153,9 +201,23 @@ class RedisStore(TemporaryFiles, Store):
         return self._client
 
     def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        """Run one of SCRIPTS (EVALSHA; redis-py loads it again if the server lost it)."""
+        """Run one of SCRIPTS, checked against the pinned generation (EVALSHA; redis-py loads it again
+        if the server lost it)."""
         client = self._redis
-        return self._scripts[script](keys=keys, args=args, client=client)
+        pinned = self._pinned.get()
+        try:
+            return self._scripts[script](keys=[self._generation_key, *keys],
+                                         args=["" if pinned is None else pinned, *args], client=client)
+        except redis.ResponseError as exc:
+            if str(exc).startswith("STALE_GENERATION"):
+                raise self._stale(self._redis.get(self._generation_key)) from None
+            raise
+
+    def _command(self, command: str, keys: list[str], *args: Any) -> Any:
+        """A plain write: the command itself outside a request, a checked script inside one."""
+        if self._pinned.get() is None:
+            return self._redis.execute_command(command, *keys, *args)
+        return self._run("command", keys, [command, *args])
 
     def _check_schema(self) -> None:
         """Reach the server and refuse a namespace written by a newer emulator; mark a new one.
@@ -208,6 +270,10 @@ class RedisStore(TemporaryFiles, Store):
     def _key(self, tag: str, name: str) -> str:
         return f"{self._prefix}{tag}:{name}"
 
+    @property
+    def _generation_key(self) -> str:
+        return self._key("v", GENERATION)
+
     # --- plain values ----------------------------------------------------------------------------
 
     def get(self, key: str) -> Any:
@@ -219,19 +285,24 @@ class RedisStore(TemporaryFiles, Store):
         return [_loads(text) for text in self._redis.mget([self._key("v", k) for k in keys])]
 
     def put(self, key: str, value: Any) -> None:
-        self._redis.set(self._key("v", key), _dumps(value))
+        self._command("SET", [self._key("v", key)], _dumps(value))
 
     def put_if_absent(self, key: str, value: Any) -> Any:
         return _loads(self._run("put_if_absent", [self._key("v", key)], [_dumps(value)]))
 
     def delete(self, key: str) -> None:
-        self._redis.delete(self._key("v", key))
+        self._command("DEL", [self._key("v", key)])
 
     def update(self, key: str, fn: Callable[[Any], tuple[Any, Any]]) -> Any:
         """WATCH the key, read it, run fn, write in MULTI/EXEC; run again if another writer got there first."""
         name = self._key("v", key)
+        pinned = self._pinned.get()
 
         def attempt(pipe: redis.client.Pipeline) -> Any:
+            if pinned is not None:  # the generation key is watched too: a reset after this check fails EXEC
+                current = pipe.get(self._generation_key)
+                if int(current or 0) != pinned:
+                    raise self._stale(current)
             new, result = fn(_loads(pipe.get(name)))  # an exception here aborts: nothing was queued
             pipe.multi()
             if new is DELETE:
@@ -240,10 +311,10 @@ class RedisStore(TemporaryFiles, Store):
                 pipe.set(name, _dumps(new))
             return result
 
-        return self._redis.transaction(attempt, name, value_from_callable=True)
+        return self._redis.transaction(attempt, name, self._generation_key, value_from_callable=True)
 
     def incr(self, key: str, amount: int = 1) -> int:
-        return self._redis.incrby(self._key("v", key), amount)
+        return int(self._command("INCRBY", [self._key("v", key)], amount))
 
     def window_hit(self, key: str, now: float, seconds: float) -> tuple[int, float]:
         lifetime = int((max(seconds, 0) + WINDOW_LIFETIME_SECONDS) * 1000)
@@ -256,14 +327,14 @@ class RedisStore(TemporaryFiles, Store):
         return _loads(self._redis.hget(self._key("h", name), field))
 
     def map_put(self, name: str, field: str, value: Any) -> None:
-        self._redis.hset(self._key("h", name), field, _dumps(value))
+        self._command("HSET", [self._key("h", name)], field, _dumps(value))
 
     def map_take(self, name: str, field: str) -> Any:
         return _loads(self._run("map_take", [self._key("h", name)], [field]))
 
     def map_delete(self, name: str, fields: list[str]) -> None:
         if fields:
-            self._redis.hdel(self._key("h", name), *fields)
+            self._command("HDEL", [self._key("h", name)], *fields)
 
     def map_all(self, name: str) -> dict[str, Any]:
         return {field: json.loads(value) for field, value in self._redis.hgetall(self._key("h", name)).items()}
@@ -279,13 +350,13 @@ class RedisStore(TemporaryFiles, Store):
         return [json.loads(text) for text in self._redis.lrange(self._key("l", name), 0, -1)]
 
     def log_clear(self, name: str) -> None:
-        self._redis.delete(self._key("l", name), self._key("n", name))
+        self._command("DEL", [self._key("l", name), self._key("n", name)])
 
     # --- the store as a whole --------------------------------------------------------------------
 
     def wipe(self, prefixes: list[str] | None = None) -> None:
         """SCAN the namespace and UNLINK in batches. Not one atomic step: a write racing a wipe may
-        survive it (a reset is a rare, operator-driven event)."""
+        survive it (a scenario that changes the world; a reset is `new_generation`, which is atomic)."""
         client = self._redis
         skip = len(self._prefix) + 2  # past `{type}:`
 
@@ -302,6 +373,23 @@ class RedisStore(TemporaryFiles, Store):
                 batch = []
         if batch:
             client.unlink(*batch)
+
+    def new_generation(self, values: dict[str, Any], maps: dict[str, dict] | None = None,
+                       logs: dict[str, list[dict]] | None = None) -> int:
+        values = {**values, VERSION: new_version()}
+        pairs = [item for key, value in values.items() for item in (self._key("v", key), _dumps(value))]
+        collections: dict[str, dict] = {"maps": {}, "logs": {}}
+        for name, fields in (maps or {}).items():
+            collections["maps"][self._key("h", name)] = {field: _dumps(value) for field, value in fields.items()}
+        for name, items in (logs or {}).items():
+            texts = [json.dumps(item, separators=(",", ":"), default=str) for item in items]
+            if texts:
+                collections["logs"][self._key("l", name)] = texts
+                pairs += [self._key("n", name), str(sum(map(len, texts)))]
+        client = self._redis
+        return int(self._scripts["new_generation"](
+            keys=[self._generation_key],
+            args=[_glob_escape(self._prefix) + "*", len(self._prefix) + 3, json.dumps(collections), *pairs], client=client))
 
     def namespaced(self, namespace: str) -> "RedisStore":
         view = super().namespaced(namespace)
@@ -324,27 +412,6 @@ class RedisStore(TemporaryFiles, Store):
             elif tag == "l":
                 state["logs"][name] = [json.loads(t) for t in client.lrange(key, 0, -1)]
         return state
-
-    def replace(self, state: dict, keep: tuple[str, ...] = ()) -> None:
-        """Delete and write in one MULTI/EXEC: other clients see the old state or the new one, never half."""
-        client = self._redis
-        kept = {self._key("v", k) for k in keep}
-        doomed = [k for k in client.scan_iter(match=_glob_escape(self._prefix) + "*", count=SCAN_BATCH) if k not in kept]
-        with client.pipeline(transaction=True) as pipe:
-            for start in range(0, len(doomed), SCAN_BATCH):
-                pipe.unlink(*doomed[start:start + SCAN_BATCH])
-            for key, value in state["values"].items():
-                if key not in keep:
-                    pipe.set(self._key("v", key), _dumps(value))
-            for name, fields in state["maps"].items():
-                if fields:
-                    pipe.hset(self._key("h", name), mapping={f: _dumps(v) for f, v in fields.items()})
-            for name, items in state["logs"].items():
-                texts = [json.dumps(item, separators=(",", ":"), default=str) for item in items]
-                if texts:
-                    pipe.rpush(self._key("l", name), *texts)
-                    pipe.set(self._key("n", name), sum(map(len, texts)))
-            pipe.execute()
 
     def drop(self) -> None:
         client = self._redis

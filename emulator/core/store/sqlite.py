@@ -16,7 +16,8 @@ import sqlite3
 import threading
 from typing import Any, Callable
 
-from . import DELETE, OPERATION_TIMEOUT_SECONDS, SCHEMA_VERSION, Store, StoreError, outages_answered
+from . import (DELETE, GENERATION, OPERATION_TIMEOUT_SECONDS, SCHEMA_VERSION, VERSION, Store, StoreError,
+               new_version, outages_answered)
 
 APPLICATION_ID = 0x52454D55  # "REMU": marks the file as report-emulator's
 # How long a call waits for another process's lock; past it the store is out (503, see Store.outage).
@@ -143,11 +144,18 @@ class SqliteStore(Store):
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"--state {self.url}: {self.path} cannot be used as a store: {exc}") from None
 
-    def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Run fn inside one write transaction (SQLite's write lock, held across processes)."""
+    def _write(self, fn: Callable[[sqlite3.Connection], Any], check: bool = True) -> Any:
+        """Run fn inside one write transaction (SQLite's write lock, held across processes), after
+        checking the pinned generation in the same transaction (a reset is one such transaction)."""
         conn = self._db
         conn.execute("BEGIN IMMEDIATE")
         try:
+            pinned = self._pinned.get()
+            if check and pinned is not None:
+                row = conn.execute("SELECT value FROM kv WHERE ns = ? AND key = ?", (self.namespace, GENERATION)).fetchone()
+                current = int(row[0]) if row else 0
+                if current != pinned:
+                    raise self._stale(current)
             result = fn(conn)
             conn.execute("COMMIT")
         except BaseException:
@@ -172,7 +180,8 @@ class SqliteStore(Store):
         return [json.loads(rows[k]) if k in rows else None for k in keys]
 
     def put(self, key: str, value: Any) -> None:
-        self._db.execute("INSERT OR REPLACE INTO kv (ns, key, value) VALUES (?, ?, ?)", (self.namespace, key, _dumps(value)))
+        self._write(lambda conn: conn.execute("INSERT OR REPLACE INTO kv (ns, key, value) VALUES (?, ?, ?)",
+                                              (self.namespace, key, _dumps(value))))
 
     def put_if_absent(self, key: str, value: Any) -> Any:
         def run(conn):
@@ -182,7 +191,7 @@ class SqliteStore(Store):
         return self._write(run)
 
     def delete(self, key: str) -> None:
-        self._db.execute("DELETE FROM kv WHERE ns = ? AND key = ?", (self.namespace, key))
+        self._write(lambda conn: conn.execute("DELETE FROM kv WHERE ns = ? AND key = ?", (self.namespace, key)))
 
     def update(self, key: str, fn: Callable[[Any], tuple[Any, Any]]) -> Any:
         def run(conn):
@@ -197,7 +206,10 @@ class SqliteStore(Store):
         return self._write(run)
 
     def incr(self, key: str, amount: int = 1) -> int:
-        row = self._db.execute(
+        return self._write(lambda conn: self._incr(conn, key, amount))
+
+    def _incr(self, conn: sqlite3.Connection, key: str, amount: int) -> int:
+        row = conn.execute(
             "INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) ON CONFLICT (ns, key) "
             "DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value RETURNING value",
             (self.namespace, key, amount)).fetchone()
@@ -223,18 +235,18 @@ class SqliteStore(Store):
         return json.loads(row[0]) if row else None
 
     def map_put(self, name: str, field: str, value: Any) -> None:
-        self._db.execute("INSERT OR REPLACE INTO map (ns, name, field, value) VALUES (?, ?, ?, ?)",
-                         (self.namespace, name, field, _dumps(value)))
+        self._write(lambda conn: conn.execute("INSERT OR REPLACE INTO map (ns, name, field, value) VALUES (?, ?, ?, ?)",
+                                              (self.namespace, name, field, _dumps(value))))
 
     def map_take(self, name: str, field: str) -> Any:
-        row = self._db.execute("DELETE FROM map WHERE ns = ? AND name = ? AND field = ? RETURNING value",
-                               (self.namespace, name, field)).fetchone()
+        row = self._write(lambda conn: conn.execute(
+            "DELETE FROM map WHERE ns = ? AND name = ? AND field = ? RETURNING value", (self.namespace, name, field)).fetchone())
         return json.loads(row[0]) if row else None
 
     def map_delete(self, name: str, fields: list[str]) -> None:
         if fields:
-            self._db.executemany("DELETE FROM map WHERE ns = ? AND name = ? AND field = ?",
-                                 [(self.namespace, name, f) for f in fields])
+            self._write(lambda conn: conn.executemany("DELETE FROM map WHERE ns = ? AND name = ? AND field = ?",
+                                                      [(self.namespace, name, f) for f in fields]))
 
     def map_all(self, name: str) -> dict[str, Any]:
         rows = self._db.execute("SELECT field, value FROM map WHERE ns = ? AND name = ?", (self.namespace, name)).fetchall()
@@ -298,6 +310,29 @@ class SqliteStore(Store):
 
         self._write(run)
 
+    def new_generation(self, values: dict[str, Any], maps: dict[str, dict] | None = None,
+                       logs: dict[str, list[dict]] | None = None) -> int:
+        def run(conn):
+            ns = self.namespace
+            generation = self._incr(conn, GENERATION, 1)
+            conn.execute("DELETE FROM kv WHERE ns = ? AND substr(key, 1, 5) != 'meta:'", (ns,))
+            conn.execute("DELETE FROM map WHERE ns = ? AND substr(name, 1, 5) != 'meta:'", (ns,))
+            conn.execute("DELETE FROM log WHERE ns = ? AND substr(name, 1, 5) != 'meta:'", (ns,))
+            conn.execute("DELETE FROM log_size WHERE ns = ? AND substr(name, 1, 5) != 'meta:'", (ns,))
+            conn.executemany("INSERT OR REPLACE INTO kv (ns, key, value) VALUES (?, ?, ?)",
+                             [(ns, key, _dumps(value)) for key, value in {**values, VERSION: new_version()}.items()])
+            conn.executemany("INSERT OR REPLACE INTO map (ns, name, field, value) VALUES (?, ?, ?, ?)",
+                             [(ns, name, f, _dumps(v)) for name, fields in (maps or {}).items() for f, v in fields.items()])
+            for name, items in (logs or {}).items():
+                texts = [json.dumps(item, separators=(",", ":"), default=str) for item in items]
+                conn.executemany("INSERT INTO log (ns, name, size, value) VALUES (?, ?, ?, ?)",
+                                 [(ns, name, len(t), t) for t in texts])
+                conn.execute("INSERT OR REPLACE INTO log_size (ns, name, items, bytes) VALUES (?, ?, ?, ?)",
+                             (ns, name, len(texts), sum(map(len, texts))))
+            return generation
+
+        return self._write(run, check=False)
+
     def export(self) -> dict:
         db, ns = self._db, self.namespace
         maps: dict[str, dict] = {}
@@ -306,36 +341,15 @@ class SqliteStore(Store):
         logs: dict[str, list] = {}
         for name, value in db.execute("SELECT name, value FROM log WHERE ns = ? ORDER BY seq", (ns,)):
             logs.setdefault(name, []).append(json.loads(value))
-        values = {key: value if isinstance(value, (int, float)) else json.loads(value)  # counters are INTEGERs
-                  for key, value in db.execute("SELECT key, value FROM kv WHERE ns = ?", (ns,))}
+        values = {key: json.loads(value) for key, value in db.execute("SELECT key, value FROM kv WHERE ns = ?", (ns,))}
         return {"values": values, "maps": maps, "logs": logs}
-
-    def replace(self, state: dict, keep: tuple[str, ...] = ()) -> None:
-        def run(conn):
-            ns = self.namespace
-            marks = ",".join("?" * len(keep))
-            conn.execute(f"DELETE FROM kv WHERE ns = ? AND key NOT IN ({marks})", (ns, *keep))
-            for table in ("map", "log", "log_size"):
-                conn.execute(f"DELETE FROM {table} WHERE ns = ?", (ns,))
-            conn.executemany("INSERT INTO kv (ns, key, value) VALUES (?, ?, ?)",
-                             [(ns, k, _dumps(v)) for k, v in state["values"].items() if k not in keep])
-            conn.executemany("INSERT INTO map (ns, name, field, value) VALUES (?, ?, ?, ?)",
-                             [(ns, name, f, _dumps(v)) for name, fields in state["maps"].items() for f, v in fields.items()])
-            for name, items in state["logs"].items():
-                texts = [json.dumps(item, separators=(",", ":"), default=str) for item in items]
-                conn.executemany("INSERT INTO log (ns, name, size, value) VALUES (?, ?, ?, ?)",
-                                 [(ns, name, len(t), t) for t in texts])
-                conn.execute("INSERT INTO log_size (ns, name, items, bytes) VALUES (?, ?, ?, ?)",
-                             (ns, name, len(texts), sum(map(len, texts))))
-
-        self._write(run)
 
     def drop(self) -> None:
         def run(conn):
             for table in ("kv", "map", "log", "log_size"):
                 conn.execute(f"DELETE FROM {table} WHERE ns = ?", (self.namespace,))
 
-        self._write(run)
+        self._write(run, check=False)
         if self.is_view:
             shutil.rmtree(self._folder(), ignore_errors=True)
 

@@ -25,7 +25,7 @@ import os
 import threading
 from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, BinaryIO
 
 from ...core.csvout import being_written, write_csv_file
 from ...core.jobs import Lifecycle, Ref, Transition
@@ -332,10 +332,12 @@ class Echo360Model(VendorModel):
         return start, end
 
     def _requests(self, client_id: str) -> list[ReportRequest]:
-        """A client's requests, newest first, without those past their listing time."""
+        """A client's requests, newest first, without those past their listing time, nor those created
+        after this call's now (a clock move raced it: they belong to its future, and would all read Pending)."""
         now = self.clock.now()
         found = [ReportRequest(r) for r in self.store.map_all(requests_key(client_id)).values()]
-        return sorted((r for r in found if r.dropped_at > now), key=lambda r: (r.created, r.record.get("seq", 0)), reverse=True)
+        return sorted((r for r in found if r.created <= now < r.dropped_at),
+                      key=lambda r: (r.created, r.record.get("seq", 0)), reverse=True)
 
     def list_requests(self, client_id: str) -> list[dict[str, Any]]:
         now = self.clock.now()
@@ -419,10 +421,15 @@ class Echo360Model(VendorModel):
             return future
 
     def _write(self, request: ReportRequest) -> str:
-        """Write the report's file, the same bytes whichever process writes it; returns its path."""
+        """Write the report's file, the same bytes whichever process writes it; returns its path.
+
+        FileNotFoundError when the store no longer has the asset (a reset, a drop), before or after
+        writing: then no file of it is left behind."""
         path = os.path.join(self.store.files_dir, request.asset_name)
         if os.path.exists(path):
             return path
+        if self.store.map_get(ASSETS, request.asset_name) is None:  # reset or dropped: nobody may download it
+            raise FileNotFoundError(path)
         spec = REPORTS[request.report_name]
         w = self.echo_world()
         cutoff = request.created
@@ -439,6 +446,9 @@ class Echo360Model(VendorModel):
                            level=data.GZIP_LEVEL)
         except OSError as exc:  # a full or failing disk: an outage of the store's folder (503), never its path in an answer
             raise self.store.outage.failed(False, f"report file: {exc.strerror or exc}") from None
+        if self.store.map_get(ASSETS, request.asset_name) is None:  # reset or dropped while it was written
+            _remove(path)
+            raise FileNotFoundError(path)
         _bound_files(os.path.dirname(path), keep=path)
         return path
 
@@ -499,7 +509,7 @@ class Echo360Model(VendorModel):
                 f"&Signature={self._signature(path, expires)}")
 
     def open_asset(self, name: str, expires: str | None, signature: str | None,
-                   access_key_id: str | None = ACCESS_KEY_ID) -> tuple[str, str]:
+                   access_key_id: str | None = ACCESS_KEY_ID) -> tuple[BinaryIO, str]:
         """The file behind a signed link and its media type, or AccessDenied as S3 would answer."""
         now = self.clock.now()
         if not expires or not signature or not access_key_id:
@@ -523,7 +533,25 @@ class Echo360Model(VendorModel):
             raise AccessDenied("Access Denied")
         request = ReportRequest(record)
         # Flask adds "; charset=utf-8" to text types itself.
-        return self._file(request), "application/gzip" if request.compression else "text/csv"
+        return self._open(request), "application/gzip" if request.compression else "text/csv"
+
+    def _open(self, request: ReportRequest) -> BinaryIO:
+        """The request's file, open: once open, a reset that removes it still lets this download finish.
+
+        A file removed before it could be opened (a reset or the request's drop, here or in another
+        process that shares the folder) is the vendor's AccessDenied when the store no longer has the
+        asset, and written again when it does.
+        """
+        tries = 0
+        while True:
+            try:
+                return open(self._file(request), "rb")
+            except OSError:
+                tries += 1
+                if self.store.map_get(ASSETS, request.asset_name) is None:
+                    raise AccessDenied("Access Denied") from None
+                if tries == 3:
+                    raise
 
     # --- reset -------------------------------------------------------------------------------------
 

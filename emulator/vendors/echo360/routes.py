@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import zlib
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -162,5 +164,11 @@ def _detail(client: str, request_id: str):
 @blueprint.get(f"{ASSET_PREFIX}<asset_name>")
 def download(asset_name: str):
     args = request.args
-    path, mimetype = model().open_asset(asset_name, args.get("Expires"), args.get("Signature"), args.get("AWSAccessKeyId"))
-    return send_file(path, mimetype=mimetype, download_name=asset_name, as_attachment=True, conditional=True, etag=True)
+    file, mimetype = model().open_asset(asset_name, args.get("Expires"), args.get("Signature"), args.get("AWSAccessKeyId"))
+    # Sent from the open file (a reset may remove its path meantime), with what send_file gives a path.
+    stat = os.fstat(file.fileno())
+    response = send_file(file, mimetype=mimetype, download_name=asset_name, as_attachment=True, conditional=False,
+                         etag=f"{stat.st_mtime}-{stat.st_size}-{zlib.adler32(asset_name.encode())}",
+                         last_modified=stat.st_mtime)
+    response.content_length = stat.st_size
+    return response.make_conditional(request, accept_ranges=True, complete_length=stat.st_size)
