@@ -84,9 +84,10 @@ class EmulatorClient:
 
     # --- the admin API ---------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, **kwargs) -> Any:
-        """One admin call; the answer's JSON, or raise with the server's message."""
-        response = self._session.request(method, f"{self.url}/_emulator{path}", timeout=TIMEOUT, **kwargs)
+    def _call(self, method: str, path: str, base: str | None = None, **kwargs) -> Any:
+        """One admin call (to this tenant's admin API, or `base`'s); the answer's JSON, or raise with the
+        server's message."""
+        response = self._session.request(method, f"{base or self.url}/_emulator{path}", timeout=TIMEOUT, **kwargs)
         if response.ok:
             if response.headers.get("Content-Type", "").startswith("application/json"):
                 return response.json()
@@ -236,10 +237,12 @@ class EmulatorClient:
     # --- the tenant --------------------------------------------------------------------------------------
 
     def delete_tenant(self) -> None:
-        """Remove this client's tenant and everything it holds (its next call makes it again, fresh)."""
+        """Remove this client's tenant and everything it holds (its next call makes it again, fresh).
+        Sent to the unprefixed admin API, so it never makes the tenant it removes; a tenant that is
+        not there raises EmulatorError 404."""
         if not self.tenant:
             raise EmulatorError(400, "the tenant default cannot be removed; reset() clears it")
-        self._session.delete(f"{self.server_url}/_emulator/tenants/{quote(self.tenant)}", timeout=TIMEOUT)
+        self._call("DELETE", f"/tenants/{quote(self.tenant)}", base=self.server_url)
 
     def close(self) -> None:
         self._session.close()

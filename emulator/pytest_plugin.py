@@ -23,7 +23,7 @@ import pytest
 # import with two copies of yaml.nodes ("could not determine a constructor for the tag None").
 import yaml  # noqa: F401
 
-from .client import EmulatorClient
+from .client import EmulatorClient, EmulatorError
 
 MARKER = ("report_emulator(seed=None, now=None, scenario=None, strict=None): set the emulator's seed, start time, "
           "scenario (a file, a folder, a shipped name, a dict or a list) or strict mode for one test")
@@ -123,7 +123,11 @@ class SharedServer:
             raise pytest.UsageError(f"report_emulator_url {self.url}: the emulator does not answer ({exc})") from None
 
     def stop(self) -> None:
-        EmulatorClient(self.url, self.tenant, self.session).delete_tenant()
+        try:
+            EmulatorClient(self.url, self.tenant, self.session).delete_tenant()
+        except EmulatorError as exc:
+            if exc.status != 404:  # 404: gone already (removed as idle, or by hand)
+                raise
         self.session.close()
 
 

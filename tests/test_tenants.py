@@ -6,11 +6,16 @@ and tenant b through the second, so on the shared stores the two tenants also cr
 """
 from __future__ import annotations
 
+import contextvars
+import threading
 import time
+import uuid
 
 import pytest
 import requests
 from servers import EmulatorProcess
+
+from emulator.core.store import StaleGeneration, open_store
 
 NOW = "2026-01-15T00:00:00Z"
 REPORTING = "/public/api/v1/reporting"
@@ -257,3 +262,72 @@ def test_an_idle_tenant_is_removed():
     assert tenants.remove_idle(time.time() + 3700) == ["idle"]
     names = {t["tenant"] for t in client.get("/_emulator/tenants").json["tenants"]}
     assert names == {"default", "busy"}
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "redis"])
+def test_each_tenants_namespace_has_its_own_generation(backend, tmp_path, request):
+    """The store's promise behind tenants: a reset (new_generation) of one namespace is one step in it
+    alone; a call of another tenant, pinned to its own generation, writes on, and its pin is its own."""
+    url = {"memory": "memory", "sqlite": f"sqlite:{tmp_path / 'state.db'}"}.get(backend) or request.getfixturevalue("redis_url")
+    root = open_store(url, f"test-{uuid.uuid4().hex[:8]}")
+    a, b = root.namespaced(f"tenant:a-{uuid.uuid4().hex[:8]}"), root.namespaced(f"tenant:b-{uuid.uuid4().hex[:8]}")
+    try:
+        b.put("kept", 1)
+        b.map_put("echo360:requests", "r1", {"status": "Pending"})
+        b.log_append("journal", {"path": "/x"}, 10, 1000)
+        call_a, call_b = contextvars.Context(), contextvars.Context()  # one request in each tenant
+        call_a.run(a.pin_generation, a.get("meta:generation") or 0)
+        call_b.run(b.pin_generation, b.get("meta:generation") or 0)
+        assert a.new_generation({"clock": 1}) == 1 and a.new_generation({"clock": 2}) == 2
+        with pytest.raises(StaleGeneration):  # a's call belongs to a's old world
+            call_a.run(a.put, "late", 1)
+        assert a.get("late") is None
+        call_b.run(b.put, "written", 2)  # b's call is not a's: it writes on
+        call_b.run(b.map_put, "echo360:requests", "r2", {"status": "Pending"})
+        assert (b.get("kept"), b.get("written"), b.get("meta:generation")) == (1, 2, None)
+        assert set(b.map_all("echo360:requests")) == {"r1", "r2"} and b.log_items("journal") == [{"path": "/x"}]
+        assert b.pinned_generation is None and a.pinned_generation is None  # pins live in each call's context
+        assert call_b.run(lambda: (b.pinned_generation, a.pinned_generation, root.pinned_generation)) == (0, None, None)
+        assert b.new_generation({}) == 1 and a.get("clock") == 2  # and back: b's reset leaves a
+    finally:
+        for store in (a, b):
+            store.drop()
+        root.close()
+
+
+def test_a_reset_of_one_tenant_never_touches_another(fleet):
+    """Tenant a is reset over and over while tenant b works: every call of b answers as if a did not
+    exist (its token, requests and journal stay; nothing of b is answered again or refused)."""
+    a, b, _ = fleet
+    for url in (a, b):
+        requests.post(f"{url}/_emulator/reset", json={})
+    token = echo_token(b)
+    stop, resets = threading.Event(), []
+
+    def reset_a():
+        while not stop.is_set():
+            resets.append(requests.post(f"{a}/_emulator/reset", json={}).status_code)
+            requests.post(f"{a}/_emulator/clock/advance", json={"seconds": 60})
+
+    resetter = threading.Thread(target=reset_a)
+    resetter.start()
+    try:
+        body = {"parameters": {"start": "2026-01-10", "end": "2026-01-11"}}
+        made, calls = [], 0
+        while calls < 100 and (calls < 20 or len(resets) < 10):  # within Echo360's 120 calls a minute
+            if len(made) < 3:
+                submitted = requests.post(f"{b}{REPORTING}/requests/confused", json=body, headers=bearer(token))
+                assert submitted.status_code == 200, submitted.text
+                made.append(submitted.json()["requestId"])
+            else:
+                listed = requests.get(f"{b}{REPORTING}/requests", headers=bearer(token))
+                assert listed.status_code == 200, listed.text
+                assert sorted(r["requestId"] for r in listed.json()["requests"]) == sorted(made)
+            calls += 1
+    finally:
+        stop.set()
+        resetter.join()
+    assert set(resets) == {200} and len(resets) >= 3
+    assert requests.get(f"{b}/_emulator/clock").json()["now"] == NOW  # a's clock moves never moved b's
+    journal = requests.get(f"{b}/_emulator/journal").json()["requests"]
+    assert len(journal) == calls + 1  # each call once (and the token's)
