@@ -7,10 +7,15 @@ import gzip
 import json
 import subprocess
 import sys
+import threading
+import uuid
 
 import pytest
 import requests
 from servers import EmulatorProcess
+from test_tenants import fleet  # noqa: F401 (memory; sqlite --workers 2; two replicas on one Redis)
+
+from emulator.core.store import open_store
 
 NOW = "2026-01-15T00:00:00Z"
 REPORTING = "/public/api/v1/reporting"
@@ -120,6 +125,90 @@ def test_round_trip(memory_server):
     assert answers(url, tokens, journal=False) == before  # every answer (lists, statuses, downloads, counters, clock)
     # the restored scenario goes on counting from where it was: its second answer, then the real one
     assert [requests.get(f"{url}/api/v1/health", headers=strigo_headers(url)).status_code for _ in range(2)] == [503, 200]
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "redis"])
+def test_a_new_generation_holds_exactly_an_exported_state(backend, tmp_path, request):
+    """The store step a restore takes (new_generation with maps and logs): the namespace becomes exactly
+    the exported state, its own bookkeeping (meta:*) kept and its generation moved on."""
+    url = {"memory": "memory", "sqlite": f"sqlite:{tmp_path / 'state.db'}"}.get(backend) or request.getfixturevalue("redis_url")
+    root = open_store(url, f"test-{uuid.uuid4().hex[:8]}")
+    source, target = root.namespaced("tenant:source"), root.namespaced("tenant:target")
+    try:
+        source.put("clock", {"now": 1})
+        source.incr("echo360:serial", 5)
+        source.map_put("echo360:requests", "r1", {"status": "Available", "links": ["/s3/x"]})
+        for n in range(3):
+            source.log_append("journal", {"n": n, "path": "/é"}, 10, 10_000)
+        target.put("gone", 1)
+        target.map_put("gone-map", "f", 1)
+        target.log_append("gone-log", {"n": 1}, 10, 1000)
+        target.put("meta:instance", "target's")
+        state = source.export()
+        generation = target.new_generation(state["values"], state["maps"], state["logs"])
+        assert generation == 1 and target.get("meta:generation") == 1
+        exported = target.export()
+        assert {k: v for k, v in exported["values"].items() if not k.startswith("meta:")} == {"clock": {"now": 1}, "echo360:serial": 5}
+        assert exported["maps"] == state["maps"] and exported["logs"] == state["logs"]
+        assert exported["values"]["meta:instance"] == "target's"  # not in the state given: kept
+        assert target.incr("echo360:serial") == 6  # a counter goes on counting
+        for n in range(3, 12):  # a restored log keeps its caps (10 items)
+            target.log_append("journal", {"n": n, "path": "/é"}, 10, 10_000)
+        assert [item["n"] for item in target.log_items("journal")] == list(range(2, 12))
+    finally:
+        for store in (source, target):
+            store.drop()
+        root.close()
+
+
+def test_a_restore_is_one_step_for_every_other_call(fleet):
+    """Restores of two snapshots, one after the other, while other calls list the tenant's Echo360
+    requests with a token both hold: every listing is one snapshot's whole, never a mix, an empty list
+    or a refused token (on the shared stores, restored through one process and read through another);
+    and another tenant's listing never moves."""
+    a, b, _ = fleet
+    tokens = build_state(a)  # a token and 3 requests (Failed, Available, Pending)
+    listed_3 = requests.get(f"{a}{REPORTING}/requests", headers=bearer(tokens["echo360"])).json()
+    three = requests.get(f"{a}/_emulator/snapshot").content
+    requests.post(f"{a}/_emulator/clock/advance", json={"seconds": 900})  # the Pending one completes
+    body = {"parameters": {"start": "2026-01-10", "end": "2026-01-11"}}
+    assert requests.post(f"{a}{REPORTING}/requests/confused", json=body, headers=bearer(tokens["echo360"])).status_code == 200
+    listed_4 = requests.get(f"{a}{REPORTING}/requests", headers=bearer(tokens["echo360"])).json()
+    four = requests.get(f"{a}/_emulator/snapshot").content
+    assert len(listed_3["requests"]) == 3 and len(listed_4["requests"]) == 4
+    requests.post(f"{b}/_emulator/reset", json={})
+    token_b = requests.post(f"{b}/oauth2/access_token", params={"grant_type": "client_credentials",
+                                                              **requests.get(f"{b}/_emulator/credentials").json()["echo360"]}).json()["access_token"]
+    assert requests.post(f"{b}{REPORTING}/requests/confused", json=body, headers=bearer(token_b)).status_code == 200
+    listed_b = requests.get(f"{b}{REPORTING}/requests", headers=bearer(token_b)).json()
+    stop, seen, restores = threading.Event(), [], []
+    restore_url = a.replace(a.split("/tenants/")[0], b.split("/tenants/")[0])  # tenant a through b's process
+
+    def restore():
+        for n in range(16):
+            restores.append(requests.put(f"{restore_url}/_emulator/snapshot", data=(three, four)[n % 2],
+                                         headers={"Content-Type": "application/json"}).status_code)
+        stop.set()
+
+    def read(url, token):
+        for _ in range(50):  # two readers stay within Echo360's 120 calls a minute per token
+            if stop.is_set():
+                break
+            answer = requests.get(f"{url}{REPORTING}/requests", headers=bearer(token))
+            seen.append((url, answer.status_code, answer.json() if answer.status_code == 200 else answer.text))
+
+    threads = [threading.Thread(target=restore), threading.Thread(target=read, args=(a, tokens["echo360"])),
+               threading.Thread(target=read, args=(a, tokens["echo360"])), threading.Thread(target=read, args=(b, token_b))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert restores == [200] * 16
+    in_a = [(status, found) for url, status, found in seen if url == a]
+    assert in_a and all(status == 200 for status, _ in in_a), [x for x in in_a if x[0] != 200][:3]
+    assert all(found in (listed_3, listed_4) for _, found in in_a), [f for _, f in in_a if f not in (listed_3, listed_4)][:1]
+    assert all(found == listed_b for url, _, found in seen if url == b)
+    assert requests.get(f"{a}{REPORTING}/requests", headers=bearer(tokens["echo360"])).json() == listed_4  # the last one
 
 
 def test_gzip_and_journal_on_request(memory_server):
