@@ -57,6 +57,17 @@ class ReportEmulator(EmulatorClient):
         self.app = getattr(server, "app", None)
         self.emulator = self.app.extensions["emulator"] if self.app is not None else None
 
+    def reset(self, seed: int | None = None, now=None) -> None:
+        """As EmulatorClient's. On a shared server, back to this session's seed and start time (the ini
+        options) on a manual clock, as in-process: a tenant's own start is the server's settings."""
+        shared = self._server if isinstance(self._server, SharedServer) else None
+        if shared is None:
+            return super().reset(seed, now)
+        now = now or shared.now
+        super().reset(shared.seed if seed is None else seed, now)
+        if self._call("GET", "/clock")["mode"] != "manual":  # a server started with a real clock
+            self._call("POST", "/clock", json={"mode": "manual", "now": now if isinstance(now, str) else now.isoformat()})
+
     def load_scenario(self, path_or_dict):
         """As EmulatorClient's; in-process, the merged files' names (`loaded`) are kept with the scenario."""
         if self.emulator is None:
@@ -207,15 +218,7 @@ def report_emulator(request, report_emulator_server) -> ReportEmulator:
     """
     handle = ReportEmulator(report_emulator_server)
     options = _marker_options(request)
-    if isinstance(report_emulator_server, SharedServer):
-        # A tenant starts from the server's settings: the session's seed, time and manual clock are set here.
-        now = options.get("now") or report_emulator_server.now
-        handle.reset(seed=options.get("seed", report_emulator_server.seed), now=now)
-        if handle._call("GET", "/clock")["mode"] != "manual":  # a server started with a real clock
-            moved = {"mode": "manual"} if now is None else {"mode": "manual", "now": now if isinstance(now, str) else now.isoformat()}
-            handle._call("POST", "/clock", json=moved)
-    else:
-        handle.reset(seed=options.get("seed"), now=options.get("now"))
+    handle.reset(seed=options.get("seed"), now=options.get("now"))
     sources = [] if options.get("scenario") is None else [options["scenario"]]
     if options.get("strict") is not None:
         sources.append({"strict": options["strict"]})  # after the scenario's own `strict`, so it wins

@@ -1,7 +1,7 @@
 """EmulatorClient against a real `serve` process, and the fixture against a shared server (issue 18)."""
 from __future__ import annotations
 
-import os
+import json
 import subprocess
 import sys
 import textwrap
@@ -111,6 +111,36 @@ def test_admin_errors_raise_with_the_servers_message(client, server):
         client.advance(-1)
 
 
+def test_every_refusal_raises_with_the_servers_message(client, server):
+    """Refused snapshots (400), a tenant that is not there (404), past the tenant limit (503), without
+    the admin password (401): each raises EmulatorError with the server's status and message."""
+    client.advance(60)
+    kept = client.snapshot()
+    with pytest.raises(EmulatorError) as foreign:
+        client.restore({"format": "something-else", "state": {}})
+    assert foreign.value.status == 400 and "not a report-emulator snapshot" in foreign.value.message
+    with pytest.raises(EmulatorError, match="newer report-emulator"):
+        client.restore({**kept, "format_version": 99})
+    with pytest.raises(EmulatorError, match="truncated"):
+        client.restore(json.dumps(kept).encode()[:200])
+    assert client.snapshot()["state"] == kept["state"]  # the tenant stayed as it was
+    gone = EmulatorClient(server, tenant="never-made")
+    with pytest.raises(EmulatorError) as missing:
+        gone.delete_tenant()
+    assert missing.value.status == 404 and "never-made" in missing.value.message
+    small = EmulatorProcess("--max-tenants", "1", "--admin-auth", "tester:secret")
+    try:
+        with pytest.raises(EmulatorError) as refused:
+            EmulatorClient(small.url, tenant="one").reset()
+        assert refused.value.status == 401 and refused.value.message
+        EmulatorClient(small.url, tenant="one", auth=("tester", "secret")).reset()
+        with pytest.raises(EmulatorError) as full:
+            EmulatorClient(small.url.replace("://", "://tester:secret@"), tenant="two").reset()
+        assert full.value.status == 503 and "limit of 1 tenants" in full.value.message and "--max-tenants" in full.value.message
+    finally:
+        small.stop()
+
+
 SHARED_TESTS = '''
 import pytest
 import requests
@@ -145,29 +175,26 @@ def test_no_scenario_left_over(report_emulator, n):
 '''
 
 
-def test_two_pytest_sessions_with_xdist_share_one_server(tmp_path):
-    """Two pytest sessions, each with -n 2, against one `serve` process (started with a real clock:
-    the fixture makes its tenants' clocks manual); every tenant is removed at the end."""
+def test_two_pytest_sessions_with_xdist_share_one_server(pytester, monkeypatch):
+    """Two pytest sessions (pytester's), each with -n 2, at once against one `serve` process (started
+    with a real clock: the fixture makes its tenants' clocks manual); every tenant is removed at the end."""
     server = EmulatorProcess("--clock", "real")
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # this suite's own, when it runs under xdist
     try:
         runs = []
         for name in ("one", "two"):
-            folder = tmp_path / name
-            folder.mkdir()
+            folder = pytester.mkdir(name)
             (folder / "test_shared.py").write_text(SHARED_TESTS)
             (folder / "pytest.ini").write_text(textwrap.dedent(f"""\
                 [pytest]
                 report_emulator_url = {server.url if name == 'one' else 'http://127.0.0.1:9/unused'}
                 report_emulator_now = 2026-01-15T00:00:00Z
                 """))
-            env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-            env.pop("PYTEST_XDIST_WORKER", None)
-            env.pop("PYTEST_ADDOPTS", None)
             if name == "two":
-                env["REPORT_EMULATOR_URL"] = server.url  # the environment wins over the ini option
-            runs.append(subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:randomly",
-                                          "-p", "no:cacheprovider"], cwd=folder, env=env,
-                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+                monkeypatch.setenv("REPORT_EMULATOR_URL", server.url)  # the environment wins over the ini option
+            runs.append(pytester.popen([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:randomly",
+                                        "-p", "no:cacheprovider"], cwd=folder, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True))
         outputs = [run.communicate(timeout=300)[0] for run in runs]
         for run, output in zip(runs, outputs):
             assert run.returncode == 0, output
