@@ -140,11 +140,22 @@ def test_admin_calls_act_on_one_tenant_only(fleet):
     requests.post(f"{b}/_emulator/reset", json={})
     assert requests.get(f"{a}/_emulator/scenario").json()["scenario"]["name"] == "teapot"
     assert requests.get(f"{a}/_emulator/world").json() != requests.get(f"{b}/_emulator/world").json()  # seed 99 kept
+    # a snapshot of b restored into a makes a b's copy, and leaves b as it was
+    snap_b = requests.get(f"{b}/_emulator/snapshot").content
+    requests.post(f"{b}/_emulator/clock/advance", json={"seconds": 60})
+    assert requests.put(f"{a}/_emulator/snapshot", data=snap_b, headers={"Content-Type": "application/json"}).status_code == 200
+    assert requests.get(f"{a}/_emulator/clock").json()["now"] == NOW
+    assert requests.get(f"{b}/_emulator/clock").json()["now"] == "2026-01-15T00:01:00Z"
+    assert requests.get(f"{a}/_emulator/scenario").json()["scenario"] is None
     # the dashboard and the docs are served under the prefix too, with relative links
     page = requests.get(f"{a}/_emulator/ui")
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
-    assert requests.get(f"{a}/_emulator/ui/state").status_code == 200
+    state_a, state_b = requests.get(f"{a}/_emulator/ui/state").json(), requests.get(f"{b}/_emulator/ui/state").json()
+    assert state_a != state_b
+    assert requests.get(f"{a}/_emulator/echo360/requests").status_code == 200
     assert requests.get(f"{a}/_emulator/openapi/echo360.json").status_code == 200
+    assert requests.get(f"{a}/_emulator/openapi/admin.json").status_code == 200
+    assert requests.get(f"{a}/_emulator/docs").status_code == 200
 
 
 def test_vendor_state_is_the_tenants_own(fleet):
@@ -186,6 +197,21 @@ def test_vendor_state_is_the_tenants_own(fleet):
     token_p = parkup_token(a)
     assert parkup_report(a, token_p).status_code == 200
     assert parkup_report(b, token_p).status_code == 401
+    # Echo360's refresh token of a is refused in b (and still works in a afterwards: single use, a's own)
+    creds = requests.get(f"{a}/_emulator/credentials").json()["echo360"]
+    refresh = requests.post(f"{a}/oauth2/access_token", data={"grant_type": "client_credentials", **creds}).json()["refresh_token"]
+    grant = {"grant_type": "refresh_token", "client_id": creds["client_id"], "refresh_token": refresh}
+    assert requests.post(f"{b}/oauth2/access_token", data=grant).status_code == 401
+    assert requests.post(f"{a}/oauth2/access_token", data=grant).status_code == 200
+    # Echo360's limit of 3 requests in flight counts each tenant's own
+    requests.post(f"{a}/_emulator/reset", json={})
+    requests.post(f"{b}/_emulator/reset", json={})
+    token_a, token_b = echo_token(a), echo_token(b)
+    for _ in range(3):
+        assert requests.post(f"{a}{REPORTING}/requests/confused", json=body, headers=bearer(token_a)).status_code == 200
+    refused = requests.post(f"{a}{REPORTING}/requests/confused", json=body, headers=bearer(token_a))
+    assert refused.status_code == 400 and "at most 3" in refused.text, refused.text
+    assert requests.post(f"{b}{REPORTING}/requests/confused", json=body, headers=bearer(token_b)).status_code == 200
 
 
 def test_the_tenant_list_and_removing_one(fleet):
