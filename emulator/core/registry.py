@@ -134,13 +134,10 @@ class Emulator:
         """Re-read the state if another process (or thread) changed it, and pin it for this request:
         its writes then carry the snapshot's generation, and fail (StaleGeneration) once a reset has
         replaced it."""
-        self.unpin()  # a call answered again after a reset: setting up a flushed store must not carry its old pin
+        unpin()  # a call answered again after a reset: setting up a flushed store must not carry its old pin
         snapshot = self._current()
         self._pin(snapshot)
         return snapshot
-
-    def unpin(self) -> None:
-        unpin()
 
     def _pin(self, snapshot: Snapshot) -> None:
         _pinned.set((self, snapshot))
@@ -209,7 +206,7 @@ class Emulator:
         snapshot = self._load()
         # Pinned again only within its generation: after a reset meanwhile, this call's writes must fail.
         if self._pinned_here() and snapshot.generation == self.store.pinned_generation:
-            _pinned.set((self, snapshot))
+            self._pin(snapshot)
 
     # --- what the rest of the emulator reads ----------------------------------------------------------
 
