@@ -103,8 +103,16 @@ def statuses(found: dict) -> list[str]:
     return sorted(d["status"] for d in found["details"])
 
 
-def test_round_trip(memory_server):
-    url = f"{memory_server}/tenants/round-trip"
+def through_the_other_process(fleet) -> str:
+    """Tenant a's URL on the fleet's second process (the same one on memory and SQLite workers)."""
+    a, b, _ = fleet
+    return a.replace(a.split("/tenants/")[0], b.split("/tenants/")[0])
+
+
+def test_round_trip(fleet):
+    """On every store: take, change everything, restore (through another replica on Redis), and every
+    answer is as it was."""
+    url = fleet[0]
     tokens = build_state(url)
     before = answers(url, tokens, journal=False)
     assert statuses(before) == ["Available", "Failed", "Pending"]
@@ -113,12 +121,13 @@ def test_round_trip(memory_server):
     snapshot = requests.get(f"{url}/_emulator/snapshot?journal=1")
     assert snapshot.status_code == 200 and snapshot.headers["Content-Type"] == "application/json"
     document = snapshot.json()
-    assert (document["format"], document["format_version"], document["tenant"]) == ("report-emulator-snapshot", 1, "round-trip")
+    assert (document["format"], document["format_version"], document["tenant"]) == ("report-emulator-snapshot", 1, "team-a")
     journal_before = requests.get(f"{url}/_emulator/journal").json()["requests"]
     change_everything(url, tokens)
     assert requests.get(f"{url}/_emulator/clock").json() != before["clock"]
     assert requests.get(f"{url}{REPORTING}/requests", headers=bearer(tokens["echo360"])).status_code == 401
-    restored = requests.put(f"{url}/_emulator/snapshot", data=snapshot.content, headers={"Content-Type": "application/json"})
+    restored = requests.put(f"{through_the_other_process(fleet)}/_emulator/snapshot", data=snapshot.content,
+                            headers={"Content-Type": "application/json"})
     assert restored.status_code == 200, restored.text
     assert restored.json()["now"] == before["clock"]["now"]
     assert requests.get(f"{url}/_emulator/journal").json()["requests"] == journal_before
@@ -182,7 +191,7 @@ def test_a_restore_is_one_step_for_every_other_call(fleet):
     assert requests.post(f"{b}{REPORTING}/requests/confused", json=body, headers=bearer(token_b)).status_code == 200
     listed_b = requests.get(f"{b}{REPORTING}/requests", headers=bearer(token_b)).json()
     stop, seen, restores = threading.Event(), [], []
-    restore_url = a.replace(a.split("/tenants/")[0], b.split("/tenants/")[0])  # tenant a through b's process
+    restore_url = through_the_other_process(fleet)
 
     def restore():
         for n in range(16):
