@@ -260,6 +260,14 @@ def test_past_the_limit_503_in_the_vendors_envelope(small_server):
     assert "limit of 2 tenants" in strigo.text and "--max-tenants" in strigo.text
     echo = requests.get(f"{url}/tenants/three{REPORTING}/reports")
     assert echo.status_code == 503 and set(echo.json()) == {"error"} and "2 tenants" in echo.json()["error"]
+    strigo_body = strigo.json()
+    assert strigo_body["result"] == "failure" and "--max-tenants" in strigo_body["error"]["message"]
+    falkor_answer = requests.post(f"{url}/tenants/three{FALKOR}", json={})
+    assert falkor_answer.status_code == 503 and falkor_answer.json()["status"] == "error"
+    assert "2 tenants" in falkor_answer.json()["message"]
+    parkup_answer = requests.post(f"{url}/tenants/three{PARKUP_REPORT}", json={})
+    assert parkup_answer.status_code == 503 and "error" in parkup_answer.json()
+    assert "2 tenants" in parkup_answer.json()["error"] + parkup_answer.headers.get("X-Emulator-Error", "")
     admin = requests.get(f"{url}/tenants/three/_emulator/clock")
     assert admin.status_code == 503 and "2 tenants" in admin.json()["error"]
     assert "three" not in {t["tenant"] for t in requests.get(f"{url}/_emulator/tenants").json()["tenants"]}
