@@ -290,7 +290,8 @@ class Store(ABC):
     # --- namespaces (tenants) -------------------------------------------------------------------------
 
     def namespaced(self, namespace: str) -> "Store":
-        """The same backend under another namespace (a tenant's): its own keys, the same connections.
+        """The same backend under another namespace (a tenant's): its own keys and generation, the same
+        connections (and locks: SQLite's one writer per process).
 
         Closing the view releases only what is its own (its temporary files), never shared connections.
         """
