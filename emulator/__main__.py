@@ -239,6 +239,12 @@ def cli() -> None:
              "repeatable; * allows any (EMULATOR_ALLOWED_HOST: space-separated)")
 @option("--replay", type=click.Path(file_okay=False), default=None, envvar="EMULATOR_REPLAY",
         help="a recording folder (report-emulator record): its requests get their recorded answers")
+@option("--max-tenants", type=_range("max_tenants"), default=1000, show_default=True,
+        envvar="EMULATOR_MAX_TENANTS", help="most tenants (/tenants/<tenant>/...) besides default")
+@option("--tenant-idle-hours", type=click.FloatRange(0, 24 * 365, min_open=True), default=24.0,
+        show_default=True, envvar="EMULATOR_TENANT_IDLE_HOURS", help="remove a tenant unused this long")
+@option("--snapshot", type=click.Path(exists=True, dir_okay=False), default=None, envvar="EMULATOR_SNAPSHOT",
+        help="start every new tenant from this snapshot (GET /_emulator/snapshot)")
 def serve(**options) -> None:
     """Run the emulator (the default command)."""
     settings = settings_from_options(options)

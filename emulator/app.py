@@ -14,8 +14,11 @@ from .core.contract import check_request
 from .core.faults import after_vendor_request, before_vendor_request, break_connection, held_body, transfer_of
 from .core.limits import (JOURNAL_BODY_BYTES, JOURNAL_PATH_BYTES, JOURNAL_RESPONSE_BYTES, MAX_BODY_BYTES, bound_entry,
                           too_large_message)
-from .core.registry import Emulator
+from .core.registry import Emulator, Worlds, unpin
+from .core.snapshots import read_file as read_snapshot_file
+from .core.snapshots import restore as restore_snapshot
 from .core.store import StaleGeneration, StoreUnavailable
+from .core.tenants import ENVIRON_KEY, DEFAULT_TENANT, TenantLimit, TenantPaths, Tenants, current_emulator
 from .fidelity.replay import replayed_answer
 from .request_log import log_request
 from .settings import Settings, format_instant
@@ -70,8 +73,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # vendors' field order is part of their contract
     # A larger body is refused with 413 (see _refuse_large_body), also where a view reads it or a form.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY_BYTES
-    emulator = Emulator(settings)
-    app.extensions["emulator"] = emulator
+    worlds = Worlds()  # shared by every tenant: one world per identity in this process
+
+    # --snapshot FILE: every tenant made on a fresh store starts from it (read and checked once, here)
+    start_from = read_snapshot_file(settings.snapshot) if settings.snapshot else None
+
+    def build(tenant: str, store=None) -> Emulator:
+        made = Emulator(settings, store, worlds, tenant=tenant)
+        for vendor in VENDORS:
+            made.add_vendor(vendor)
+        if start_from is not None and not made.resumed:
+            restore_snapshot(made, start_from)
+        return made
+
+    emulator = build(DEFAULT_TENANT)
+    app.extensions["emulator"] = emulator  # the tenant `default` (the unprefixed paths)
+    app.wsgi_app = TenantPaths(app.wsgi_app)  # /tenants/<tenant>/... (core/tenants.py)
     app.extensions["admin_access"] = AdminAccess.from_settings(settings)
     # Registered before the vendors' own app-wide hooks (Strigo's rate limiter), so that the contract
     # check and the scenario's rules come first (a rule answers before anything of the vendor's runs)
@@ -79,25 +96,38 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(_refuse_large_body)
     app.before_request(_before_vendor_request)
     app.after_request(_after_vendor_request)
-    app.teardown_request(lambda _exc: emulator.unpin())
+    app.teardown_request(lambda _exc: unpin())
     app.register_blueprint(admin)
     app.register_blueprint(ui)  # the dashboard, /_emulator/ui
     app.add_url_rule("/", "home", home)  # a browser pointed at the base URL lands on the dashboard
     for vendor in VENDORS:
-        emulator.add_vendor(vendor)
         app.register_blueprint(vendor.blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StoreUnavailable, _store_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
     emulator.store.started()
+    # After started(): the tenants' stores are views of the default's and take its settings from now.
+    app.extensions["tenants"] = Tenants(emulator, build, settings.max_tenants, settings.tenant_idle_hours)
     return app
 
 
 def vendor_for_path(path: str):
     """The vendor spec whose prefixes cover path, or None (admin and unknown paths)."""
-    from flask import current_app
+    return current_emulator().vendor_for_path(path)
 
-    return current_app.extensions["emulator"].vendor_for_path(path)
+
+def _pick_tenant():
+    """The request's first step (after an admin call's gate): the tenant's Emulator (core/tenants.py);
+    past the limit, 503."""
+    name = request.environ.get(ENVIRON_KEY, DEFAULT_TENANT)
+    try:
+        g.emulator = current_app.extensions["tenants"].get(name)
+    except TenantLimit as exc:
+        spec = vendor_for_path(request.path)
+        if spec is not None:
+            return spec.error_response(503, exc.message)
+        return jsonify({"error": exc.message, "errors": {"tenant": [exc.message]}}), 503
+    return None
 
 
 def is_admin_path(path: str) -> bool:
@@ -126,19 +156,23 @@ def _before_vendor_request():
     it is refused before anything is read (core/access.py). Before a vendor handler: start the timer,
     check the contract, then the scenario's rules and faults.
     """
-    if request.path.startswith("/_emulator/upstream/") or not is_admin_path(request.path):
+    admin_call = is_admin_path(request.path)
+    upstream = request.path.startswith("/_emulator/upstream/")
+    if upstream or not admin_call:
+        refusal = _pick_tenant()
+        if refusal is not None:
+            return refusal
+        current_emulator().sync()
         # serve --replay DIR, or a scenario's replay: DIR (fidelity/replay.py): a recorded vendor call, or
         # a recorded download from a link on another host (rewritten under /_emulator/upstream/).
-        current_app.extensions["emulator"].sync()
         replayed = replayed_answer()
         if replayed is not None:
             return replayed
-    if is_admin_path(request.path):
-        refusal = current_app.extensions["admin_access"].refusal()
+    if admin_call:
+        refusal = current_app.extensions["admin_access"].refusal() or (None if upstream else _pick_tenant())
         if refusal is None:
-            current_app.extensions["emulator"].sync()
+            current_emulator().sync()
         return refusal
-    current_app.extensions["emulator"].sync()
     g.started = time.perf_counter()
     refusal = _check_contract()
     if refusal is not None:
@@ -164,7 +198,7 @@ def _check_contract():
     Runs on every request, so it stays cheap: one dict lookup for the operation, schema instances made
     once per operation (core/contract.py), the body read only where the operation has one.
     """
-    emulator = current_app.extensions["emulator"]
+    emulator = current_emulator()
     spec = emulator.vendor_specs.get(request.blueprint or "")
     if spec is None or spec.contract is None:
         return None
@@ -192,7 +226,7 @@ def _record(response: Response) -> None:
     """One journal entry for a vendor call (the proxies are resolved once: this runs on every call)."""
     req = request._get_current_object()
     ctx = g._get_current_object()
-    emulator = current_app.extensions["emulator"]
+    emulator = current_emulator()
     spec = emulator.vendor_for_path(req.path)
     try:
         body = req.get_data(cache=True)

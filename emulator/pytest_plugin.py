@@ -5,22 +5,25 @@ session start, cut to the second (or the ini option `report_emulator_now`). Ever
 freshly reset (seed 1, or the ini option `report_emulator_seed`, unless a marker says otherwise):
 `@pytest.mark.report_emulator(seed=..., now=..., scenario=..., strict=...)`.
 
-The fixture's own methods act on the server in-process, so they work whatever guards its admin API;
-a session that wants the guards (`Settings(admin_auth=...)`) overrides `report_emulator_settings`, and
-its tests send `report_emulator.admin_auth` with their own HTTP calls to `/_emulator`.
+The handle is an EmulatorClient (emulator/client.py): its methods are admin API calls, sent with the
+server's `admin_auth` when a session sets one (`Settings(admin_auth=...)` from an overridden
+`report_emulator_settings`); its tests send `report_emulator.admin_auth` with their own calls to
+`/_emulator`. With `report_emulator_url` (or REPORT_EMULATOR_URL) the fixture starts no server: it
+uses that one, through a tenant of this pytest process's own.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 import pytest
 # Imported with the plugin, before pytester can snapshot sys.modules: PyYAML's C extension cannot be
 # imported twice, so a first import inside a pytester run, dropped afterwards, would leave the next
 # import with two copies of yaml.nodes ("could not determine a constructor for the tag None").
 import yaml  # noqa: F401
+
+from .client import EmulatorClient, EmulatorError
 
 MARKER = ("report_emulator(seed=None, now=None, scenario=None, strict=None): set the emulator's seed, start time, "
           "scenario (a file, a folder, a shipped name, a dict or a list) or strict mode for one test")
@@ -31,133 +34,58 @@ def pytest_addoption(parser) -> None:
     parser.addini("report_emulator_seed", "the report_emulator fixture's default seed (default 1)", default="")
     parser.addini("report_emulator_now", "the report_emulator fixture's start time, ISO 8601 (default: the real "
                   "time at session start), so that data does not move with the calendar", default="")
+    parser.addini("report_emulator_url", "use the emulator running at this URL (each pytest process on a tenant "
+                  "of its own) instead of starting one; REPORT_EMULATOR_URL in the environment wins", default="")
 
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", MARKER)
 
 
-class ReportEmulator:
-    """What a test holds: the base URL, credentials, world ids, and the levers on time and state."""
+class ReportEmulator(EmulatorClient):
+    """What a test holds: the base URL, credentials, world ids, and the levers on time and state.
+
+    The handle is an EmulatorClient (emulator/client.py, the one implementation of this surface) on the
+    session's server: the fixture's own, in this process (then `.app` and `.emulator` are the Flask app
+    and the default tenant's Emulator), or a shared one (`report_emulator_url`), on a tenant of this
+    pytest process's own.
+    """
 
     def __init__(self, server):
+        super().__init__(server.url, getattr(server, "tenant", None), session=server.session)
         self._server = server
-        self.app = server.app
-        self.emulator = server.app.extensions["emulator"]
-        self.url = server.url
+        self.app = getattr(server, "app", None)
+        self.emulator = self.app.extensions["emulator"] if self.app is not None else None
+
+    def reset(self, seed: int | None = None, now=None) -> None:
+        """As EmulatorClient's. On a shared server, back to this session's seed and start time (the ini
+        options) on a manual clock, as in-process: a tenant's own start is the server's settings."""
+        shared = self._server if isinstance(self._server, SharedServer) else None
+        if shared is None:
+            return super().reset(seed, now)
+        now = now or shared.now
+        super().reset(shared.seed if seed is None else seed, now)
+        if self._call("GET", "/clock")["mode"] != "manual":  # a server started with a real clock
+            self._call("POST", "/clock", json={"mode": "manual", "now": now if isinstance(now, str) else now.isoformat()})
+
+    def load_scenario(self, path_or_dict):
+        """As EmulatorClient's; in-process, the merged files' names (`loaded`) are kept with the scenario."""
+        if self.emulator is None:
+            return super().load_scenario(path_or_dict)
+        return self.emulator.load_scenario(path_or_dict)
 
     def __repr__(self) -> str:
+        if self.emulator is None:  # a shared server: the client's own repr (clock, scenario, calls)
+            return super().__repr__()
         clock = self.emulator.clock
         scenario = (self.emulator.scenario_status().get("scenario") or {}).get("name")
         return (f"<ReportEmulator {self.url} seed={self.emulator.world.seed} {clock.mode} clock at "
                 f"{clock.now().isoformat()} scenario={scenario!r} journal={len(self.emulator.journal.entries())} calls>")
 
     @property
-    def credentials(self) -> dict[str, dict[str, str]]:
-        return {name: model.credentials() for name, model in self.emulator.vendors.items()}
-
-    @property
     def admin_auth(self) -> tuple[str, str] | None:
         """(user, password) when the server runs with admin auth (requests' `auth=` takes it), else None."""
-        from .settings import parse_admin_auth
-
-        text = self.emulator.settings.admin_auth
-        return parse_admin_auth(text) if text else None
-
-    @property
-    def world(self) -> dict[str, Any]:
-        return {name: model.world_summary() for name, model in self.emulator.vendors.items()}
-
-    @property
-    def now(self) -> datetime:
-        return self.emulator.clock.now()
-
-    def advance(self, seconds: float) -> datetime:
-        """Move the clock forward; every transition that falls due completes before this returns."""
-        return self.emulator.clock.advance(seconds)
-
-    def set_time(self, when: str | datetime) -> datetime:
-        from .settings import parse_instant
-
-        return self.emulator.clock.set(parse_instant(when) if isinstance(when, str) else when)
-
-    def load_scenario(self, path_or_dict: str | Path | dict | list) -> dict:
-        """Make a scenario (a YAML/JSON file, a dict, or a list of them) the active one; returns it validated.
-
-        A bad scenario raises ScenarioError naming each wrong field, and the active one stays.
-        """
-        return self.emulator.load_scenario(path_or_dict)
-
-    def clear_scenario(self) -> None:
-        self.emulator.apply_scenario(None)
-
-    @property
-    def scenario(self) -> dict:
-        """The active scenario and each rule's counters: {"scenario": {...} or None, "rules": [...]}."""
-        return self.emulator.scenario_status()
-
-    def assert_called(self, method: str, path: str, times: int | None = None) -> list[dict]:
-        """Assert the journal holds `method path` (exactly `times` times, or at least once); returns those entries.
-
-        A query string in `path` (`/api/v1/health?x=1`) must be among the parameters sent, as a rule's
-        `match: {query: ...}`. The failure lists the near misses (POST /_emulator/journal/near-misses):
-        calls to the same path by another method, with other parameters, or to a similar path.
-        """
-        __tracebackhide__ = True  # a failure shows the test's line and the near misses, not this method
-        from .core.admin import entry_matches, near_misses
-
-        bare, _, query = path.partition("?")
-        match: dict[str, Any] = {"method": method.upper(), "path": bare}
-        if query:
-            match["query"] = dict(parse_qsl(query, keep_blank_values=True))
-        entries = self.emulator.journal.entries()
-        calls = [e for e in entries if entry_matches(match, e)]
-        if (times is None and calls) or (times is not None and len(calls) == times):
-            return calls
-        expected = "at least once" if times is None else f"{times} time{'s' if times != 1 else ''}"
-        lines = [f"expected {method.upper()} {path} to be called {expected}, but it was called {len(calls)} time{'s' if len(calls) != 1 else ''}"]
-        misses = near_misses(match, entries)
-        if misses:
-            lines.append("near misses:")
-            lines += [f"  {_describe(e)}" for e in misses]
-        else:
-            lines.append("no near misses; the journal is empty" if not entries else f"no near misses among {len(entries)} recorded call(s)")
-        raise AssertionError("\n".join(lines))
-
-    def violations(self, vendor: str | None = None) -> list[dict]:
-        """Requests that broke their vendor's documented contract, oldest first (as GET /_emulator/violations).
-
-        Recorded in lenient and strict mode alike; strict mode (`--strict`, EMULATOR_STRICT or a scenario's
-        `strict: true`) also refuses them with the vendor's own validation error.
-        """
-        return [dict(v) for v in list(self.emulator.violations) if vendor is None or v["vendor"] == vendor]
-
-    def assert_no_violations(self, vendor: str | None = None) -> None:
-        """Assert the client kept to every vendor's documented contract; the failure lists each violation."""
-        __tracebackhide__ = True
-        found = self.violations(vendor)
-        if not found:
-            return
-        lines = [f"{len(found)} contract violation{'s' if len(found) != 1 else ''}:"]
-        for v in found:
-            refused = " (refused: strict mode)" if v.get("strict") else ""
-            lines.append(f"  {v['method']} {v['path']}: {v['rule']}: {v['message']}{refused}")
-        raise AssertionError("\n".join(lines))
-
-    def journal(self, vendor: str | None = None, method: str | None = None, path: str | None = None) -> list[dict]:
-        return self.emulator.journal.entries(vendor=vendor, method=method, path=path)
-
-    def reset(self, seed: int | None = None, now: str | datetime | None = None) -> None:
-        from .settings import parse_instant
-
-        self.emulator.reset(seed=seed, now=parse_instant(now) if isinstance(now, str) else now)
-
-
-def _describe(entry: dict) -> str:
-    query = f"?{entry['query']}" if entry.get("query") else ""
-    status = entry["status"] if entry["status"] is not None else f"no answer ({entry.get('fault')})"
-    rule = f" [rule {entry['rule']}]" if entry.get("rule") else ""
-    return f"{entry['method']} {entry['path']}{query} -> {status}{rule}"
+        return self._session.auth
 
 
 def _session_defaults(config) -> tuple[int, datetime]:
@@ -180,12 +108,54 @@ def _session_defaults(config) -> tuple[int, datetime]:
     return seed, now
 
 
+class SharedServer:
+    """A running emulator the session uses through a tenant of its own (removed at the session's end)."""
+
+    def __init__(self, url: str, seed: int, now: datetime):
+        import os
+        import secrets
+
+        import requests
+
+        from urllib.parse import unquote, urlsplit, urlunsplit
+
+        parts = urlsplit(url.strip())
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.tenant = f"pytest-{worker}-{secrets.token_hex(4)}"[:64].lower()
+        self.seed, self.now = seed, now
+        self.session = requests.Session()
+        if parts.username is not None:  # http://user:password@host:port: the admin API's --admin-auth
+            self.session.auth = (unquote(parts.username), unquote(parts.password or ""))
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        self.url = urlunsplit(parts).rstrip("/")
+        try:
+            self.session.get(f"{self.url}/_emulator/health", timeout=10).raise_for_status()
+        except requests.RequestException as exc:
+            raise pytest.UsageError(f"report_emulator_url {self.url}: the emulator does not answer ({exc})") from None
+
+    def stop(self) -> None:
+        try:
+            EmulatorClient(self.url, self.tenant, self.session).delete_tenant()
+        except EmulatorError as exc:
+            if exc.status != 404:  # 404: gone already (removed as idle, or by hand)
+                raise
+        self.session.close()
+
+
+def shared_url(config) -> str:
+    """The shared server's URL: REPORT_EMULATOR_URL, else the ini option, else none (start one here)."""
+    import os
+
+    return (os.environ.get("REPORT_EMULATOR_URL") or str(config.getini("report_emulator_url"))).strip()
+
+
 @pytest.fixture(scope="session")
 def report_emulator_settings(pytestconfig):
     """The session server's Settings: port 0, a manual clock, the ini options' seed and start time.
 
     Override it in a conftest.py to change the server, e.g. `dataclasses.replace(settings,
-    admin_auth="user:password")`; the server always listens on 127.0.0.1 and a free port.
+    admin_auth="user:password")`; the server always listens on 127.0.0.1 and a free port. (Against a
+    shared server, `report_emulator_url`, only the seed and start time are used.)
     """
     from .settings import Settings
 
@@ -194,13 +164,26 @@ def report_emulator_settings(pytestconfig):
 
 
 @pytest.fixture(scope="session")
-def report_emulator_server(report_emulator_settings):
-    """The session's one server (use `report_emulator` in tests)."""
+def report_emulator_server(pytestconfig, report_emulator_settings):
+    """The session's one server (use `report_emulator` in tests): its own in a thread, or a shared one."""
+    url = shared_url(pytestconfig)
+    if url:
+        server = SharedServer(url, report_emulator_settings.seed, report_emulator_settings.now)
+        yield server
+        server.stop()
+        return
+    import requests
+
     from .app import create_app
     from .server import ServerThread
+    from .settings import parse_admin_auth
 
     server = ServerThread(create_app(report_emulator_settings), "127.0.0.1", 0).start()
+    server.session = requests.Session()
+    if report_emulator_settings.admin_auth:
+        server.session.auth = parse_admin_auth(report_emulator_settings.admin_auth)
     yield server
+    server.session.close()
     server.stop()
 
 

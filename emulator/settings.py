@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 CLOCK_MODES = ("real", "manual")
 # (field, least, most): the command line's ranges, documented in the README.
 LIMITS = (("port", 0, 65535), ("seed", 0, 2**63 - 1), ("scale", 1, 1000), ("journal_cap", 1, 1_000_000),
-          ("threads", 1, 1000), ("workers", 1, 64))
+          ("threads", 1, 1000), ("workers", 1, 64), ("max_tenants", 0, 100_000))
 TRUE_WORDS = ("1", "true", "yes")
 FALSE_WORDS = ("0", "false", "no")
 
@@ -50,6 +50,9 @@ class Settings:
     state: str = "memory"  # memory, sqlite:PATH or redis://HOST:PORT/DB (the store layer checks the URL)
     workers: int = 1  # worker processes; more than one needs a shared store (sqlite: or redis://)
     log_requests: bool = False  # one line per vendor call on standard output
+    max_tenants: int = 1000  # tenants besides `default` (core/tenants.py)
+    tenant_idle_hours: float = 24.0  # a tenant unused this long (wall time) is removed
+    snapshot: str | None = None  # a snapshot file every new tenant starts from (core/snapshots.py)
     # USER:PASSWORD: HTTP Basic on the admin API and the dashboard (core/access.py); None leaves it open.
     admin_auth: str | None = field(default=None, repr=False)
     allowed_hosts: list[str] = field(default_factory=list)  # more Host names the admin API answers to; "*": any
@@ -62,6 +65,9 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"{name.replace('_', ' ')} must be a whole number from {low} to {high}, not {value!r}")
+        hours = self.tenant_idle_hours
+        if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 24 * 365:
+            raise ValueError(f"tenant idle hours must be a number above 0 and at most {24 * 365}, not {hours!r}")
         if self.admin_auth is not None:
             parse_admin_auth(self.admin_auth)
         for host in self.allowed_hosts:
@@ -99,6 +105,15 @@ class Settings:
             values["state"] = env["EMULATOR_STATE"]
         if "EMULATOR_WORKERS" in env:
             values["workers"] = _int(env["EMULATOR_WORKERS"], "EMULATOR_WORKERS")
+        if "EMULATOR_MAX_TENANTS" in env:
+            values["max_tenants"] = _int(env["EMULATOR_MAX_TENANTS"], "EMULATOR_MAX_TENANTS")
+        if "EMULATOR_TENANT_IDLE_HOURS" in env:
+            try:
+                values["tenant_idle_hours"] = float(env["EMULATOR_TENANT_IDLE_HOURS"])
+            except ValueError:
+                raise ValueError(f"EMULATOR_TENANT_IDLE_HOURS must be a number, not {env['EMULATOR_TENANT_IDLE_HOURS']!r}") from None
+        if env.get("EMULATOR_SNAPSHOT"):
+            values["snapshot"] = env["EMULATOR_SNAPSHOT"]
         if "EMULATOR_LOG_REQUESTS" in env:
             values["log_requests"] = parse_bool(env["EMULATOR_LOG_REQUESTS"], "EMULATOR_LOG_REQUESTS")
         if env.get("EMULATOR_ADMIN_AUTH"):

@@ -1,10 +1,42 @@
-"""The pytest plugin as a client project uses it: installed, not imported by the test file."""
+"""The pytest plugin as a client project uses it: installed, not imported by the test file.
+
+The tests that take `run` run twice: with the fixture's own server in-process, and against a shared
+`serve` process (REPORT_EMULATOR_URL) in a pytest session of its own with `-n 2`, where each xdist
+worker takes a tenant of its own and removes it at the end.
+"""
 from __future__ import annotations
 
 import pytest
+import requests
+from servers import EmulatorProcess
 
 
-def test_fixture_in_a_client_project(pytester):
+@pytest.fixture(scope="module")
+def shared_server():
+    server = EmulatorProcess("--clock", "real")  # the fixture makes its tenants' clocks manual
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(params=["in-process", "shared"])
+def run(request, pytester, monkeypatch):
+    """Run pytester's project: in-process, or against the shared server with `-n 2` (then every tenant
+    the session took is gone afterwards)."""
+    if request.param == "in-process":
+        return pytester.runpytest_inprocess
+    url = request.getfixturevalue("shared_server")
+    monkeypatch.setenv("REPORT_EMULATOR_URL", url)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # this suite's own, when it runs under xdist
+
+    def shared(*args):
+        result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", *args)
+        assert [t["tenant"] for t in requests.get(f"{url}/_emulator/tenants").json()["tenants"]] == ["default"]
+        return result
+
+    return shared
+
+
+def test_fixture_in_a_client_project(pytester, run):
     pytester.makepyfile(
         """
         import pytest, requests
@@ -26,10 +58,10 @@ def test_fixture_in_a_client_project(pytester):
         @pytest.mark.report_emulator(seed=7, now="2026-01-15T00:00:00Z")
         def test_marker(report_emulator):
             assert requests.get(report_emulator.url + "/_emulator/clock").json()["now"] == "2026-01-15T00:00:00Z"
-            assert report_emulator.emulator.world.seed == 7
+            assert report_emulator.snapshot()["state"]["values"]["world"]["seed"] == 7
         """
     )
-    result = pytester.runpytest_inprocess("-q")
+    result = run("-q")
     result.assert_outcomes(passed=3)
 
 
@@ -39,7 +71,7 @@ def test_marker_is_registered(pytester):
     result.stdout.fnmatch_lines(["*report_emulator(seed=None, now=None, scenario=None, strict=None)*"])
 
 
-def test_server_is_shared_across_tests(pytester):
+def test_server_is_shared_across_tests(pytester, run):
     """Holds in any order (pytest-randomly shuffles tests): whichever runs second compares."""
     pytester.makepyfile(
         """
@@ -54,10 +86,10 @@ def test_server_is_shared_across_tests(pytester):
             assert len(set(seen)) == 1
         """
     )
-    pytester.runpytest_inprocess("-q").assert_outcomes(passed=2)
+    run("-q").assert_outcomes(passed=2)
 
 
-def test_unknown_marker_arguments_fail_the_test_listing_the_valid_ones(pytester):
+def test_unknown_marker_arguments_fail_the_test_listing_the_valid_ones(pytester, run):
     pytester.makepyfile(
         """
         import pytest
@@ -71,13 +103,13 @@ def test_unknown_marker_arguments_fail_the_test_listing_the_valid_ones(pytester)
             pass
         """
     )
-    result = pytester.runpytest_inprocess("-q", "-p", "no:randomly")  # the order the lines are matched in
+    result = run("-q")
     result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["*unknown argument sede; valid: now, scenario, seed, strict*",
-                                 "*keyword arguments only (now, scenario, seed, strict)*"])
+    result.stdout.fnmatch_lines(["*unknown argument sede; valid: now, scenario, seed, strict*"])
+    result.stdout.fnmatch_lines(["*keyword arguments only (now, scenario, seed, strict)*"])
 
 
-def test_strict_marker_turns_strict_mode_on_and_wins_over_the_scenario(pytester):
+def test_strict_marker_turns_strict_mode_on_and_wins_over_the_scenario(pytester, run):
     pytester.makepyfile(
         """
         import pytest, requests
@@ -98,10 +130,10 @@ def test_strict_marker_turns_strict_mode_on_and_wins_over_the_scenario(pytester)
             assert health(report_emulator).status_code == 200
         """
     )
-    pytester.runpytest_inprocess("-q").assert_outcomes(passed=3)
+    run("-q").assert_outcomes(passed=3)
 
 
-def test_marker_loads_a_shipped_scenario_by_name(pytester):
+def test_marker_loads_a_shipped_scenario_by_name(pytester, run):
     pytester.makepyfile(
         """
         import pytest, requests
@@ -112,7 +144,7 @@ def test_marker_loads_a_shipped_scenario_by_name(pytester):
             assert answer.status_code == 500 and answer.json() == {"error": "Internal server error"}
         """
     )
-    pytester.runpytest_inprocess("-q").assert_outcomes(passed=1)
+    run("-q").assert_outcomes(passed=1)
 
 
 def test_assert_called_understands_a_query_string(report_emulator, http):
@@ -126,26 +158,26 @@ def test_assert_called_understands_a_query_string(report_emulator, http):
     assert "GET /api/v1/health?x=1&y=2 -> 200" in str(info.value)  # the near miss: other parameters
 
 
-def test_ini_options_set_the_session_seed_and_start_time(pytester):
+def test_ini_options_set_the_session_seed_and_start_time(pytester, run):
     pytester.makeini("[pytest]\nreport_emulator_seed = 7\nreport_emulator_now = 2026-01-15T00:00:00Z\n")
     pytester.makepyfile(
         """
         import requests
 
         def test_defaults(report_emulator):
-            assert report_emulator.emulator.world.seed == 7
+            assert report_emulator.snapshot()["state"]["values"]["world"]["seed"] == 7
             report_emulator.advance(60)
             report_emulator.reset()
             assert requests.get(report_emulator.url + "/_emulator/clock").json()["now"] == "2026-01-15T00:00:00Z"
         """
     )
-    pytester.runpytest_inprocess("-q").assert_outcomes(passed=1)
+    run("-q").assert_outcomes(passed=1)
 
 
-def test_a_bad_ini_option_stops_the_session_naming_it(pytester):
+def test_a_bad_ini_option_stops_the_session_naming_it(pytester, run):
     pytester.makeini("[pytest]\nreport_emulator_now = last tuesday\n")
     pytester.makepyfile("def test_uses(report_emulator):\n    pass\n")
-    result = pytester.runpytest_inprocess("-q")
+    result = run("-q")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*report_emulator_now must be an ISO 8601 timestamp, not 'last tuesday'*"])
 
@@ -167,7 +199,7 @@ def test_repr_names_the_url_seed_clock_and_scenario(report_emulator):
     assert "scenario='parkup-outage'" in text and "journal=0 calls" in text
 
 
-def test_a_failing_assert_called_shows_the_near_misses_not_the_helpers_source(pytester):
+def test_a_failing_assert_called_shows_the_near_misses_not_the_helpers_source(pytester, run):
     pytester.makepyfile(
         """
         import requests
@@ -181,7 +213,7 @@ def test_a_failing_assert_called_shows_the_near_misses_not_the_helpers_source(py
             report_emulator.assert_no_violations()
         """
     )
-    result = pytester.runpytest("-p", "no:randomly")
+    result = run("-p", "no:randomly")
     result.assert_outcomes(failed=2)
     text = result.stdout.str()
     assert "near misses:" in text and "POST /api/v1/health -> 405" in text

@@ -12,6 +12,7 @@ from ..settings import CLOCK_MODES, format_instant, parse_instant
 from .limits import LimitExceeded, read_json
 from .regex import compile_regex, search
 from .scenarios import MatchSchema, json_subset
+from .tenants import current_emulator
 
 admin = Blueprint("_emulator", __name__, url_prefix="/_emulator")
 
@@ -98,7 +99,7 @@ class AdvanceSchema(Schema):
 
 
 def emulator():
-    return current_app.extensions["emulator"]
+    return current_emulator()
 
 
 def clock_json() -> dict:
@@ -364,3 +365,57 @@ window.ui = SwaggerUIBundle({
 });
 </script></body></html>
 """
+
+
+@admin.get("/tenants")
+def tenants():
+    """Every tenant of this server (default first), with when it was made and last used (to the minute)."""
+    return jsonify({"tenants": current_app.extensions["tenants"].listing()})
+
+
+@admin.delete("/tenants/<tenant>")
+def remove_tenant(tenant: str):
+    """Remove a tenant and everything it holds; its next call makes it again, fresh."""
+    from .tenants import DEFAULT_TENANT, NAME_RULE, TENANT_NAME, UnknownTenant
+
+    if not TENANT_NAME.fullmatch(tenant):
+        raise AdminError(f"no tenant {tenant[:80]!r}: {NAME_RULE}", {"tenant": [NAME_RULE]}, 404)
+    if tenant == DEFAULT_TENANT:
+        raise AdminError("the tenant default cannot be removed; POST /_emulator/reset clears it",
+                         {"tenant": ["default cannot be removed"]})
+    try:
+        current_app.extensions["tenants"].remove(tenant)
+    except UnknownTenant as exc:
+        raise AdminError(exc.message, {"tenant": ["no such tenant"]}, 404) from None
+    return jsonify({"removed": tenant})
+
+
+@admin.get("/snapshot")
+def get_snapshot():
+    """The tenant's whole state as one JSON document (`?journal=1` adds the journal and violations);
+    gzip when the client accepts it (Accept-Encoding: gzip)."""
+    from flask import Response
+
+    from .snapshots import encode, take
+
+    journal = request.args.get("journal", "0").strip().lower() in ("1", "true", "yes")
+    compress = "gzip" in (request.headers.get("Accept-Encoding") or "").lower()
+    response = Response(encode(take(emulator(), journal=journal), compress), mimetype="application/json")
+    if compress:
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    return response
+
+
+@admin.put("/snapshot")
+def put_snapshot():
+    """Make the tenant exactly a snapshot's state; a refused one (malformed, truncated, foreign or newer)
+    is 400 naming the problem, and the tenant stays as it was."""
+    from .snapshots import SnapshotError, read, restore
+
+    try:
+        document = read(request.get_data(cache=True))
+    except SnapshotError as exc:
+        raise AdminError(exc.message, exc.errors) from None
+    restore(emulator(), document)
+    return jsonify({"restored": True, "tenant": emulator().tenant, **clock_json()})

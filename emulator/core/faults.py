@@ -19,6 +19,7 @@ import struct
 import time
 
 from flask import Response, current_app, g, request
+from .tenants import current_emulator
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 def before_vendor_request() -> Response | None:
     if request.path.startswith("/_emulator"):
         return None
-    emulator = current_app.extensions["emulator"]
+    emulator = current_emulator()
     active = emulator.active
     if active is None:
         return None

@@ -225,13 +225,28 @@ def build_admin_document() -> dict[str, Any]:
                                                      missing="No shipped scenario of that name"),
                                                 "parameters": [{"in": "path", "name": "name", "required": True,
                                                                 "schema": {"type": "string"}}]}},
+        # Tenants (core/tenants.py): every path is also served under /tenants/<tenant>/.
+        "/_emulator/tenants": {"get": op("Every tenant, with when it was made and last used", "Any")},
+        "/_emulator/tenants/{tenant}": {"delete": {**op("Remove a tenant and everything it holds", "Any", bad=True,
+                                                        missing="No such tenant, or a name outside the rule"),
+                                                   "parameters": [{"in": "path", "name": "tenant", "required": True,
+                                                                   "schema": {"type": "string",
+                                                                              "pattern": "^[a-z0-9-]{1,64}$"}}]}},
+        # Snapshots (core/snapshots.py).
+        "/_emulator/snapshot": {"get": {**op("The tenant's whole state as one JSON document (gzip if accepted)", "Any"),
+                                        "parameters": [{"in": "query", "name": "journal", "required": False,
+                                                        "schema": {"type": "string", "enum": ["0", "1"]}}]},
+                                "put": {**op("Make the tenant exactly a snapshot's state", "Any", bad=True),
+                                        "requestBody": {"required": True, "content": {
+                                            "application/json": {"schema": ref("Any")}}}}},
     }
     _add_access_refusals(paths, ref("Error"))
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "report-emulator admin API", "version": __version__,
-                 "description": "Reset, clock, credentials, world, journal, scenarios and violations. JSON in "
-                                "and out; bad input is 400 {\"error\", \"errors\"}."},
+                 "description": "Reset, clock, credentials, world, journal, scenarios, violations, tenants and "
+                                "snapshots. JSON in and out; bad input is 400 {\"error\", \"errors\"}. Every "
+                                "path is also served under /tenants/<tenant>/."},
         "servers": [{"url": "/", "description": "report-emulator"}],
         "paths": paths,
         # Optional: only a server started with --admin-auth asks for it (core/access.py).

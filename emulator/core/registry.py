@@ -45,7 +45,42 @@ SNAPSHOT_KEYS = ["meta:version", "meta:generation", "clock", "world", "scenario"
 
 log = logging.getLogger("report_emulator.store")
 
-_pinned: contextvars.ContextVar["Snapshot | None"] = contextvars.ContextVar("emulator_snapshot", default=None)
+# The request's pinned snapshot, with the Emulator (the tenant) it belongs to.
+_pinned: contextvars.ContextVar["tuple[Emulator, Snapshot] | None"] = contextvars.ContextVar("emulator_snapshot", default=None)
+
+
+def unpin() -> None:
+    """Forget this context's pinned snapshot and generation, whichever tenant pinned them (the app's
+    teardown step; a thread serves one tenant's call, then another's)."""
+    pinned = _pinned.get()
+    if pinned is not None:
+        pinned[0].store.pin_generation(None)
+        _pinned.set(None)
+
+
+class Worlds:
+    """Worlds by identity, built once per process and shared by every tenant with the same identity
+    (a world is derived and read-only: tenants on the start-up settings share one, caches included)."""
+
+    KEEP = 8  # worlds kept; a scenario flip and back, and a few tenants with their own seeds, cost nothing
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._worlds: dict[tuple, World] = {}
+
+    def get(self, identity: dict) -> World:
+        key = (identity["seed"], identity["anchor"], identity["scale"], repr(identity.get("overrides") or {}))
+        world = self._worlds.get(key)
+        if world is None:
+            with self._lock:
+                world = self._worlds.get(key)
+                if world is None:
+                    world = World(identity["seed"], parse_instant(identity["anchor"]), identity["scale"],
+                                  dict(identity.get("overrides") or {}))
+                    if len(self._worlds) >= self.KEEP:
+                        self._worlds.pop(next(iter(self._worlds)))
+                    self._worlds[key] = world
+        return world
 
 
 @dataclass(frozen=True)
@@ -63,16 +98,18 @@ class Snapshot:
 
 
 class Emulator:
-    def __init__(self, settings: Settings, store: Store | None = None):
+    def __init__(self, settings: Settings, store: Store | None = None, worlds: Worlds | None = None,
+                 tenant: str = "default"):
         self.settings = settings
         self.store = store or open_store(getattr(settings, "state", "memory"))
         identity = self.store.identity()
-        self.instance: str = identity["instance"]
+        self.instance: str = identity["instance"]  # re-read with the state (a snapshot may bring others)
         self.secret: str = identity["secret"]
         self.vendors: dict[str, VendorModel] = {}
         self.vendor_specs: dict[str, Vendor] = {}
         self._lock = threading.RLock()
-        self._worlds: dict[tuple, World] = {}
+        self._worlds = worlds or Worlds()
+        self.tenant = tenant
         self._snapshot: Snapshot | None = None
         self.clock = Clock(self)
         self.journal = Journal(self.store, settings.journal_cap)
@@ -97,22 +134,22 @@ class Emulator:
         """Re-read the state if another process (or thread) changed it, and pin it for this request:
         its writes then carry the snapshot's generation, and fail (StaleGeneration) once a reset has
         replaced it."""
-        self.unpin()  # a call answered again after a reset: setting up a flushed store must not carry its old pin
+        unpin()  # a call answered again after a reset: setting up a flushed store must not carry its old pin
         snapshot = self._current()
         self._pin(snapshot)
         return snapshot
 
-    def unpin(self) -> None:
-        _pinned.set(None)
-        self.store.pin_generation(None)
-
     def _pin(self, snapshot: Snapshot) -> None:
-        _pinned.set(snapshot)
+        _pinned.set((self, snapshot))
         self.store.pin_generation(snapshot.generation)
 
+    def _pinned_here(self) -> bool:
+        pinned = _pinned.get()
+        return pinned is not None and pinned[0] is self
+
     def snapshot(self) -> Snapshot:
-        """The request's pinned snapshot; outside a request, the current one."""
-        return _pinned.get() or self._current()
+        """The request's pinned snapshot; outside a request (or for another tenant), the current one."""
+        return _pinned.get()[1] if self._pinned_here() else self._current()
 
     def _current(self) -> Snapshot:
         snapshot = self._snapshot
@@ -161,26 +198,15 @@ class Emulator:
 
     def _world(self, identity: dict) -> World:
         """The world for a stored identity, built once per process and kept while it is in use."""
-        key = (identity["seed"], identity["anchor"], identity["scale"], repr(identity.get("overrides") or {}))
-        world = self._worlds.get(key)
-        if world is None:
-            with self._lock:
-                world = self._worlds.get(key)
-                if world is None:
-                    world = World(identity["seed"], parse_instant(identity["anchor"]), identity["scale"],
-                                  dict(identity.get("overrides") or {}))
-                    if len(self._worlds) >= 4:  # keep a few: a scenario flip and back costs nothing
-                        self._worlds.pop(next(iter(self._worlds)))
-                    self._worlds[key] = world
-        return world
+        return self._worlds.get(identity)
 
     def _changed(self) -> None:
         """After a write to the clock, world or scenario: tell every process, and re-read here."""
         self.store.put("meta:version", new_version())
         snapshot = self._load()
         # Pinned again only within its generation: after a reset meanwhile, this call's writes must fail.
-        if _pinned.get() is not None and snapshot.generation == self.store.pinned_generation:
-            _pinned.set(snapshot)
+        if self._pinned_here() and snapshot.generation == self.store.pinned_generation:
+            self._pin(snapshot)
 
     # --- what the rest of the emulator reads ----------------------------------------------------------
 
@@ -256,14 +282,25 @@ class Emulator:
         before is refused after (the generation moves on). The seeded world is rebuilt only when the
         seed, anchor or size changed, so a plain reset is cheap.
         """
+        start = self._start
+        self._new_generation(self._start_state(
+            start, start["seed"] if seed is None else seed,
+            now.astimezone(timezone.utc) if now else parse_instant(start["now"]),
+            follow_wall=start["follow_wall"] and now is None))
+
+    def restore(self, state: dict) -> None:
+        """Make this tenant exactly a snapshot's state (core/snapshots.py: the store's export form,
+        checked whole before), as one atomic step, as a reset is: a call sees the whole old state or
+        the whole restored one, never half of it, and a write of the old world after it fails."""
+        self._new_generation(state["values"], state["maps"], state["logs"])
+
+    def _new_generation(self, values: dict, maps: dict | None = None, logs: dict | None = None) -> None:
+        """Replace the whole state in one store step (a reset, a restore), then re-read it here and
+        re-pin this call to the new generation."""
         with self._lock:
-            start = self._start
-            self.store.new_generation(self._start_state(
-                start, start["seed"] if seed is None else seed,
-                now.astimezone(timezone.utc) if now else parse_instant(start["now"]),
-                follow_wall=start["follow_wall"] and now is None))
+            self.store.new_generation(values, maps, logs)
             snapshot = self._load()
-            if _pinned.get() is not None:
+            if self._pinned_here():
                 self._pin(snapshot)
             for model in self.vendors.values():
                 model.reset()

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, request, 
 from .. import __version__
 from ..settings import format_instant
 from .admin import AdminError
+from .tenants import current_emulator
 
 ui = Blueprint("_emulator_ui", __name__, url_prefix="/_emulator")
 
@@ -65,7 +66,7 @@ def describe_scenario(path: Path) -> str:
 
 
 def _emulator():
-    return current_app.extensions["emulator"]
+    return current_emulator()
 
 
 def _secured(response: Response) -> Response:
@@ -166,7 +167,7 @@ def _about(emulator) -> dict:
 
 def _echo360_overview() -> list[dict]:
     model = _emulator().vendors.get("echo360")
-    return model.overview(request.host_url) if model is not None else []
+    return model.overview(request.url_root) if model is not None else []
 
 
 @ui.get("/echo360/requests")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from flask import Blueprint, Response, current_app
 
 from .ratelimit import RateLimiter, Verdict
+from .tenants import current_emulator
 
 if TYPE_CHECKING:
     from .registry import Emulator
@@ -101,7 +102,7 @@ class Vendor:
 
 def vendor_model(name: str) -> Any:
     """The current app's model for a vendor (for views)."""
-    return current_app.extensions["emulator"].vendors[name]
+    return current_emulator().vendors[name]
 
 
 def same_secret(given: str | None, expected: str) -> bool:

@@ -199,10 +199,10 @@ class Recorder:
     # -- links --------------------------------------------------------------------------------------
 
     def rewrite_links(self, body: bytes) -> bytes:
-        return har.rewrite_links(body, self.upstream, request.host_url.rstrip("/"), self._named)
+        return har.rewrite_links(body, self.upstream, request.url_root.rstrip("/"), self._named)
 
     def rewrite_location(self, value: str) -> str:
-        return har.local_link(value, self.upstream, request.host_url.rstrip("/"), self._named)
+        return har.local_link(value, self.upstream, request.url_root.rstrip("/"), self._named)
 
     def _named(self, scheme: str, host: str) -> None:
         """A signed link named another host: the proxy may now forward there."""

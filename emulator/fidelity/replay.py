@@ -137,7 +137,7 @@ class Replay:
         return out
 
     def rewrite_links(self, exchange: Exchange, body: bytes) -> bytes:
-        return har.rewrite_links(body, exchange.upstream, request.host_url.rstrip("/"))
+        return har.rewrite_links(body, exchange.upstream, request.url_root.rstrip("/"))
 
 
 def replayed_answer() -> Response | None:
@@ -146,7 +146,9 @@ def replayed_answer() -> Response | None:
     The folder comes from `serve --replay DIR` or from the active scenario's `replay: DIR`; loaded once
     per folder and kept on the app (recordings do not change while served).
     """
-    emulator = current_app.extensions["emulator"]
+    from ..core.tenants import current_emulator
+
+    emulator = current_emulator()
     folder = emulator.settings.replay or (emulator.scenario or {}).get("replay")
     if not folder:
         return None

@@ -7,7 +7,7 @@ asks for typed things under a key of its own (`echo360:requests`); it never know
 Values are JSON-able (dicts, lists, strings, numbers). Every method is one atomic operation, so a
 check-then-act that must hold across processes (a rule's `times`, a rate-limit window, Echo360's
 in-flight limit, a single-use refresh token) is one call. Keys carry the store's namespace as a
-prefix, so several isolated emulators could share one database later.
+prefix, and a tenant (core/tenants.py) is a namespace: its own clock, world, generation and state.
 
 Anchors: Redis's own primitives (INCR, hashes, capped lists, WATCH/MULTI), SQLite in WAL mode,
 LocalStack's namespaced stores, moto's reset-by-recreate.
@@ -15,6 +15,7 @@ LocalStack's namespaced stores, moto's reset-by-recreate.
 from __future__ import annotations
 
 import contextvars
+import copy
 import functools
 import logging
 import os
@@ -126,9 +127,9 @@ class Outage:
 
 
 # The Store interface's operations, each guarded by `outages_answered`: those that only read, and the writes.
-READS = ("get", "get_many", "map_get", "map_all", "log_items")
+READS = ("get", "get_many", "map_get", "map_all", "log_items", "export")
 WRITES = ("put", "put_if_absent", "delete", "update", "incr", "window_hit", "map_put", "map_take", "map_delete",
-          "log_append", "log_clear", "wipe", "new_generation")
+          "log_append", "log_clear", "wipe", "new_generation", "drop")
 
 
 def outages_answered(cls):
@@ -272,17 +273,46 @@ class Store(ABC):
         with prefixes, only those whose names start with one of them (a vendor's state: `echo360:`)."""
 
     @abstractmethod
-    def new_generation(self, values: dict[str, Any]) -> int:
-        """A reset, as one atomic step for every other call: add one to meta:generation, delete every
-        key, map and log but meta:* (schema, instance id, link secret, id serials), put values (plain
-        keys), and a new meta:version token (`new_version`).
-        Returns the new generation. It checks no pinned generation: it is what moves it on."""
+    def new_generation(self, values: dict[str, Any], maps: dict[str, dict] | None = None,
+                       logs: dict[str, list[dict]] | None = None) -> int:
+        """A reset, or a snapshot's restore, as one atomic step for every other call: add one to
+        meta:generation, delete every key, map and log but meta:* (schema, instance id, link secret,
+        id serials), put values (plain keys), maps and logs (export's form), and a new meta:version
+        token (`new_version`). Returns the new generation. It checks no pinned generation: it is
+        what moves it on."""
 
     def started(self) -> None:
         """Start-up is over (the app is built): from now on a call waits at most OPERATION_TIMEOUT_SECONDS."""
 
     def close(self) -> None:
         """Release connections (the process is exiting or forking)."""
+
+    # --- namespaces (tenants) -------------------------------------------------------------------------
+
+    def namespaced(self, namespace: str) -> "Store":
+        """The same backend under another namespace (a tenant's): its own keys and generation, the same
+        connections (and locks: SQLite's one writer per process).
+
+        Closing the view releases only what is its own (its temporary files), never shared connections.
+        """
+        view = copy.copy(self)
+        view.namespace = namespace
+        view.is_view = True
+        view._pinned = contextvars.ContextVar(f"store-generation-{id(view)}", default=None)  # its own generation
+        return view
+
+    is_view = False
+
+    # --- the namespace as one document (snapshots) ------------------------------------------------------
+
+    @abstractmethod
+    def export(self) -> dict:
+        """Everything of this namespace: {"values": {key: value}, "maps": {name: {field: value}},
+        "logs": {name: [items, oldest first]}}; `new_generation` takes the same three back."""
+
+    @abstractmethod
+    def drop(self) -> None:
+        """Delete everything of this namespace, its identity (meta:*) included: a removed tenant."""
 
     @property
     def files_dir(self) -> str:

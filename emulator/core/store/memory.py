@@ -160,18 +160,40 @@ class MemoryStore(TemporaryFiles, Store):
             self._maps = {k: v for k, v in self._maps.items() if not doomed(k)}
             self._logs = {k: v for k, v in self._logs.items() if not doomed(k)}
 
-    def new_generation(self, values: dict[str, Any]) -> int:
+    def new_generation(self, values: dict[str, Any], maps: dict[str, dict] | None = None,
+                       logs: dict[str, list[dict]] | None = None) -> int:
+        fresh = json.loads(json.dumps({"values": values, "maps": maps or {}, "logs": logs or {}}))  # nothing shared with the caller
         with self._lock:
             kept = {k: v for k, v in self._values.items() if k.startswith("meta:")}
             generation = kept[GENERATION] = kept.get(GENERATION, 0) + 1
             kept[VERSION] = new_version()
-            kept.update(values)
+            kept.update(fresh["values"])
             # Readers take no lock: the maps and logs go first, the values (which hold the generation
             # a request pins) last, so a reader that sees the new generation sees nothing of the old world.
-            self._maps = {k: v for k, v in self._maps.items() if k.startswith("meta:")}
+            self._maps = {k: v for k, v in self._maps.items() if k.startswith("meta:")} | fresh["maps"]
             self._logs = {k: v for k, v in self._logs.items() if k.startswith("meta:")}
+            for name, items in fresh["logs"].items():
+                sizes = [len(json.dumps(item, separators=(",", ":"), default=str)) for item in items]
+                self._logs[name] = (deque(zip(sizes, items)), [sum(sizes)])
             self._values = kept
             return generation
+
+    def namespaced(self, namespace: str) -> "MemoryStore":
+        """Another namespace of this process: a store of its own (nothing is shared between processes)."""
+        view = MemoryStore(self.url, namespace)
+        view.is_view = True
+        return view
+
+    def export(self) -> dict:
+        with self._lock:
+            return json.loads(json.dumps({
+                "values": self._values, "maps": self._maps,
+                "logs": {name: [item for _, item in entries] for name, (entries, _) in self._logs.items()}}, default=list))
+
+    def drop(self) -> None:
+        with self._lock:
+            self._values, self._maps, self._logs = {}, {}, {}
+        self.close_files()
 
     def close(self) -> None:
         self.close_files()

@@ -106,10 +106,12 @@ if count == 0 then redis.call('DEL', KEYS[2], KEYS[3]) else redis.call('SET', KE
 return count
 """
 
-# A reset, whole, in one script (nothing interleaves): KEYS: the generation key. ARGV: the namespace's
-# SCAN pattern, where a key's name starts (past `{type}:`), then key/value pairs to put (the new
-# meta:version token among them). Every meta:* key stays (schema, instance id, link secret, id serials).
-# The namespace holds few keys (maps and capped lists, not one key per item), so the scan is short.
+# A reset or a snapshot's restore, whole, in one script (nothing interleaves): KEYS: the generation
+# key. ARGV: the namespace's SCAN pattern, where a key's name starts (past `{type}:`), a JSON object
+# {"maps": {key: {field: text}}, "logs": {key: [text]}} to write (empty for a reset), then key/value
+# pairs to put (the new meta:version token among them). Every meta:* key stays (schema, instance id,
+# link secret, id serials). The namespace holds few keys (maps and capped lists, not one key per
+# item), so the scan is short.
 NEW_GENERATION = """
 local generation = redis.call('INCR', KEYS[1])
 local from = tonumber(ARGV[2])
@@ -121,7 +123,14 @@ repeat
     if string.sub(key, from, from + 4) ~= 'meta:' then redis.call('UNLINK', key) end
   end
 until cursor == '0'
-for i = 3, #ARGV, 2 do redis.call('SET', ARGV[i], ARGV[i + 1]) end
+local collections = cjson.decode(ARGV[3])
+for key, fields in pairs(collections.maps) do
+  for field, text in pairs(fields) do redis.call('HSET', key, field, text) end
+end
+for key, texts in pairs(collections.logs) do
+  for _, text in ipairs(texts) do redis.call('RPUSH', key, text) end
+end
+for i = 4, #ARGV, 2 do redis.call('SET', ARGV[i], ARGV[i + 1]) end
 return generation
 """
 
@@ -365,16 +374,61 @@ class RedisStore(TemporaryFiles, Store):
         if batch:
             client.unlink(*batch)
 
-    def new_generation(self, values: dict[str, Any]) -> int:
+    def new_generation(self, values: dict[str, Any], maps: dict[str, dict] | None = None,
+                       logs: dict[str, list[dict]] | None = None) -> int:
         values = {**values, VERSION: new_version()}
         pairs = [item for key, value in values.items() for item in (self._key("v", key), _dumps(value))]
+        collections: dict[str, dict] = {"maps": {}, "logs": {}}
+        for name, fields in (maps or {}).items():
+            collections["maps"][self._key("h", name)] = {field: _dumps(value) for field, value in fields.items()}
+        for name, items in (logs or {}).items():
+            texts = [json.dumps(item, separators=(",", ":"), default=str) for item in items]
+            if texts:
+                collections["logs"][self._key("l", name)] = texts
+                pairs += [self._key("n", name), str(sum(map(len, texts)))]
         client = self._redis
         return int(self._scripts["new_generation"](
             keys=[self._generation_key],
-            args=[_glob_escape(self._prefix) + "*", len(self._prefix) + 3, *pairs], client=client))
+            args=[_glob_escape(self._prefix) + "*", len(self._prefix) + 3, json.dumps(collections), *pairs], client=client))
+
+    def namespaced(self, namespace: str) -> "RedisStore":
+        view = super().namespaced(namespace)
+        view._prefix = f"report-emulator:{namespace}:"
+        view._files = None  # a temporary folder of its own, made on first use
+        return view
+
+    def export(self) -> dict:
+        client = self._redis
+        skip = len(self._prefix)
+        state: dict = {"values": {}, "maps": {}, "logs": {}}
+        for key in client.scan_iter(match=_glob_escape(self._prefix) + "*", count=SCAN_BATCH):
+            tag, name = key[skip:skip + 1], key[skip + 2:]
+            if tag == "v":
+                value = client.get(key)
+                if value is not None:
+                    state["values"][name] = json.loads(value)
+            elif tag == "h":
+                state["maps"][name] = {f: json.loads(v) for f, v in client.hgetall(key).items()}
+            elif tag == "l":
+                state["logs"][name] = [json.loads(t) for t in client.lrange(key, 0, -1)]
+        return state
+
+    def drop(self) -> None:
+        client = self._redis
+        batch: list[str] = []
+        for key in client.scan_iter(match=_glob_escape(self._prefix) + "*", count=SCAN_BATCH):
+            batch.append(key)
+            if len(batch) >= SCAN_BATCH:
+                client.unlink(*batch)
+                batch = []
+        if batch:
+            client.unlink(*batch)
+        self.close_files()
 
     def close(self) -> None:
         self.close_files()
+        if self.is_view:  # the client is the parent store's
+            return
         client = getattr(self, "_client", None)
         if client is not None and self._pid == os.getpid():
             client.close()

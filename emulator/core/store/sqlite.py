@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import threading
 from typing import Any, Callable
@@ -322,7 +323,8 @@ class SqliteStore(Store):
 
         self._write(run)
 
-    def new_generation(self, values: dict[str, Any]) -> int:
+    def new_generation(self, values: dict[str, Any], maps: dict[str, dict] | None = None,
+                       logs: dict[str, list[dict]] | None = None) -> int:
         def run(conn):
             ns = self.namespace
             generation = self._incr(conn, GENERATION, 1)
@@ -332,19 +334,55 @@ class SqliteStore(Store):
             conn.execute("DELETE FROM log_size WHERE ns = ? AND substr(name, 1, 5) != 'meta:'", (ns,))
             conn.executemany("INSERT OR REPLACE INTO kv (ns, key, value) VALUES (?, ?, ?)",
                              [(ns, key, _dumps(value)) for key, value in {**values, VERSION: new_version()}.items()])
+            conn.executemany("INSERT OR REPLACE INTO map (ns, name, field, value) VALUES (?, ?, ?, ?)",
+                             [(ns, name, f, _dumps(v)) for name, fields in (maps or {}).items() for f, v in fields.items()])
+            for name, items in (logs or {}).items():
+                texts = [json.dumps(item, separators=(",", ":"), default=str) for item in items]
+                conn.executemany("INSERT INTO log (ns, name, size, value) VALUES (?, ?, ?, ?)",
+                                 [(ns, name, len(t), t) for t in texts])
+                conn.execute("INSERT OR REPLACE INTO log_size (ns, name, items, bytes) VALUES (?, ?, ?, ?)",
+                             (ns, name, len(texts), sum(map(len, texts))))
             return generation
 
         return self._write(run, check=False)
 
+    def export(self) -> dict:
+        db, ns = self._db, self.namespace
+        maps: dict[str, dict] = {}
+        for name, field, value in db.execute("SELECT name, field, value FROM map WHERE ns = ?", (ns,)):
+            maps.setdefault(name, {})[field] = json.loads(value)
+        logs: dict[str, list] = {}
+        for name, value in db.execute("SELECT name, value FROM log WHERE ns = ? ORDER BY seq", (ns,)):
+            logs.setdefault(name, []).append(json.loads(value))
+        values = {key: json.loads(value) for key, value in db.execute("SELECT key, value FROM kv WHERE ns = ?", (ns,))}
+        return {"values": values, "maps": maps, "logs": logs}
+
+    def drop(self) -> None:
+        def run(conn):
+            for table in ("kv", "map", "log", "log_size"):
+                conn.execute(f"DELETE FROM {table} WHERE ns = ?", (self.namespace,))
+
+        self._write(run, check=False)
+        if self.is_view:
+            shutil.rmtree(self._folder(), ignore_errors=True)
+
+    def _folder(self) -> str:
+        """`state.db.files/` for the store's own namespace; `state.db.tenants/<namespace>/` for a tenant's."""
+        if not self.is_view:
+            return f"{self.path}.files"
+        return os.path.join(f"{self.path}.tenants", self.namespace.replace(":", "-"))
+
     @property
     def files_dir(self) -> str:
-        folder = f"{self.path}.files"
+        folder = self._folder()
         if not os.path.isdir(folder):
             os.makedirs(folder, mode=FOLDER_MODE, exist_ok=True)
             os.chmod(folder, FOLDER_MODE)  # the umask may have taken bits away
         return folder
 
     def close(self) -> None:
+        if self.is_view:  # the connections are the parent store's
+            return
         conn = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             conn.close()

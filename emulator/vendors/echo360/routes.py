@@ -158,7 +158,7 @@ def request_detail_singular(request_id: str):
 
 
 def _detail(client: str, request_id: str):
-    return jsonify(schemas.ReportRequestDetailSchema().dump(model().get_request(client, request_id, request.host_url)))
+    return jsonify(schemas.ReportRequestDetailSchema().dump(model().get_request(client, request_id, request.url_root)))
 
 
 @blueprint.get(f"{ASSET_PREFIX}<asset_name>")
