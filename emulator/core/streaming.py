@@ -84,8 +84,9 @@ def _holds_lazy(value: dict) -> bool:
     return any(isinstance(v, Lazy) or (isinstance(v, dict) and _holds_lazy(v)) for v in value.values())
 
 
-def gathered(pieces: Iterable[Any], size: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """str/bytes pieces joined into bytes chunks of about size; a FLUSH marker writes what is gathered."""
+def gathered(pieces: Iterable[Any], size: int = CHUNK_BYTES, flush: Callable[[], None] | None = None) -> Iterator[bytes]:
+    """str/bytes pieces joined into bytes chunks of about size; a FLUSH marker writes what is gathered,
+    and then (when the server has been handed it) has `flush` send it."""
     buffer: list[bytes] = []
     held = 0
     for piece in pieces:
@@ -93,6 +94,8 @@ def gathered(pieces: Iterable[Any], size: int = CHUNK_BYTES) -> Iterator[bytes]:
             if buffer:
                 yield b"".join(buffer)
                 buffer, held = [], 0
+                if flush is not None:
+                    flush()
             continue
         if isinstance(piece, str):
             piece = piece.encode()
@@ -138,9 +141,10 @@ class Replayable:
 
 def streamed(make: Callable[[], Iterable[Any]], content_type: str, status: int = 200, what: str = "answer"):
     """A Flask response whose body is `make()`'s pieces (str, bytes or FLUSH), gathered and sent as made."""
-    from flask import current_app
+    from flask import current_app, request
 
-    body = Replayable(lambda: gathered(make()), what)
+    environ = request.environ
+    body = Replayable(lambda: gathered(make(), flush=lambda: send_now(environ)), what)
     return current_app.response_class(body, status=status, content_type=content_type)
 
 
@@ -148,3 +152,24 @@ def replayable(response) -> Replayable | None:
     """The response's Replayable body, if it is a streamed answer made here."""
     body = getattr(response, "response", None)
     return body if isinstance(body, Replayable) else None
+
+
+def send_now(environ: dict) -> None:
+    """Have the server send what it holds of this answer now.
+
+    waitress gathers an answer's writes up to `send_bytes` (64 KB here, see server.py) before it
+    sends them; a stream that writes its first bytes and then spends seconds on a first pass would
+    keep them back. waitress has no public flush, so this does what its own write does past
+    `send_bytes` (a flush of the connection's buffers, under their lock, from the request's thread),
+    through the connection that `waitress.client_disconnected` belongs to (as core/faults.py's
+    reset does). Under another server it does nothing.
+    """
+    channel = getattr(environ.get("waitress.client_disconnected"), "__self__", None)
+    lock, flush = getattr(channel, "outbuf_lock", None), getattr(channel, "_flush_some", None)
+    if lock is None or flush is None:
+        return
+    try:
+        with lock:
+            flush()
+    except OSError:
+        pass  # the client went away: the next write finds out
