@@ -12,7 +12,7 @@ from ...core.streaming import FLUSH, Lazy, app_dumps, json_pieces, streamed
 from ...core.vendor import same_secret, vendor_model
 from .errors import BadRequest, FalkorError, NotFound, TooManyRequests, Unauthorized, handle
 from .models import PathwayNotFound
-from .schemas import ActivitySchema, LogSchema, PathwayItemSchema, PathwayLogsRequestSchema, describe
+from .schemas import ActivitySchema, LogSchema, PathwayItemSchema, PathwayLogsRequestSchema, describe, fast_dumper
 
 blueprint = Blueprint("falkor", __name__)
 blueprint.register_error_handler(FalkorError, handle)
@@ -20,7 +20,7 @@ blueprint.register_error_handler(FalkorError, handle)
 request_schema = PathwayLogsRequestSchema()
 item_schema = PathwayItemSchema()
 activity_schema = ActivitySchema()
-log_schema = LogSchema()
+dump_log = fast_dumper(LogSchema())
 
 
 def check_token(model) -> None:
@@ -101,5 +101,5 @@ def activity_docs(stream, dumps):
     yield FLUSH
     for activity, logs in stream.activities():
         doc = activity_schema.dump({**activity, "logs": []})
-        doc["logs"] = Lazy((dumps(log_schema.dump(log)) for log in logs), dumped=True)
+        doc["logs"] = Lazy((dumps(dump_log(log)) for log in logs), dumped=True)
         yield doc
