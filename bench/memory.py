@@ -3,7 +3,8 @@
 For each scale and each vendor, a fresh `report-emulator serve` process (manual clock, fixed seed) answers
 one request, the vendor's largest answer, and the script prints: the server's peak RSS (VmHWM from
 /proc, start-up included), the time to the first byte of the body, the total time and the bytes. Also,
-per scale: the start-up time (start to the first 200) and the first `GET /_emulator/world`.
+per scale: the start-up time (start to the first 200) and the first `GET /_emulator/world`, first for
+Strigo, Falkor and ParkUp alone (`?vendor=`), then whole (Echo360's part builds the Echo360 world).
 
 The largest answers:
 - Falkor: `POST /v1/logs/pathway-logs` for the pathway with the most users (chosen among the first six
@@ -138,13 +139,16 @@ def measure(scale: int, vendors: list[str], source: str | None, pick: dict, labe
     rows = []
     proc, base, startup = serve(scale, source)
     try:
-        started = time.perf_counter()
-        status, _, _, size, _ = call(base, "GET", "/_emulator/world")
-        rows.append({"tree": label, "scale": scale, "what": "GET /_emulator/world", "status": status,
-                     "seconds": time.perf_counter() - started, "bytes": size, "startup": startup,
-                     "rss_mb": peak_rss_mb(proc.pid)})
+        # First without Echo360 (whose part builds the whole Echo360 world), then the whole world.
+        for path in ("/_emulator/world?vendor=strigo,falkor,parkup", "/_emulator/world"):
+            started = time.perf_counter()
+            status, _, _, size, _ = call(base, "GET", path)
+            rows.append({"tree": label, "scale": scale, "what": "GET " + path.replace("vendor=", ""), "status": status,
+                         "seconds": time.perf_counter() - started, "bytes": size, "startup": startup,
+                         "rss_mb": peak_rss_mb(proc.pid)})
     finally:
         stop_server(proc)
+    worlds = rows[:]
     for vendor in vendors:
         proc, base, _ = serve(scale, source)
         try:
@@ -158,13 +162,14 @@ def measure(scale: int, vendors: list[str], source: str | None, pick: dict, labe
         finally:
             stop_server(proc)
         print_row(rows[-1])
-    print_row(rows[0])
+    for row in worlds:
+        print_row(row)
     return rows
 
 
 def print_row(row: dict) -> None:
     if row["what"].startswith("GET"):
-        print(f"{row['tree']:>9} scale {row['scale']:>5}  {row['what']:<22} {row['status']}  {row['seconds']:8.2f} s  "
+        print(f"{row['tree']:>9} scale {row['scale']:>5}  {row['what']:<44} {row['status']}  {row['seconds']:8.2f} s  "
               f"{row['bytes'] / 1e6:9.2f} MB  start-up {row['startup']:.2f} s  peak RSS {row['rss_mb']:7.0f} MB", flush=True)
     else:
         print(f"{row['tree']:>9} scale {row['scale']:>5}  {row['what']:<22} {row['status']}  first byte {row['ttfb']:7.3f} s  "
