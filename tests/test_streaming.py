@@ -188,3 +188,39 @@ def test_bad_world_paging_is_a_400_naming_the_field(server, http, query, field):
     assert response.status_code == 400
     body = response.json()
     assert list(body["errors"]) == [field] and field in body["error"]
+
+
+def test_an_error_after_the_first_byte_closes_the_stream_unfinished():
+    """The status has gone out: the stream stops and the connection closes without the chunked terminator.
+
+    A small Flask app whose streamed body fails half-way, served by the emulator's own waitress server.
+    """
+    from flask import Flask
+
+    from emulator.core.streaming import FLUSH, streamed
+    from emulator.server import ServerThread
+
+    app = Flask(__name__)
+
+    @app.get("/fails")
+    def fails():
+        def pieces():
+            yield "x" * 100_000
+            yield FLUSH
+            raise RuntimeError("found after the first byte")
+
+        return streamed(pieces, "text/plain")
+
+    server = ServerThread(app).start()
+    try:
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            requests.get(f"{server.url}/fails", timeout=30).content
+        response = requests.get(f"{server.url}/fails", stream=True, timeout=30)
+        assert response.status_code == 200 and response.headers["Transfer-Encoding"] == "chunked"
+        got = b""
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            for piece in response.iter_content(8192):
+                got += piece
+        assert got == b"x" * 100_000  # what was made before the error, then no more
+    finally:
+        server.stop()
