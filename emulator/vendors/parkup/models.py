@@ -125,10 +125,13 @@ class ParkUpModel(VendorModel):
             per_customer = int(overrides.get("users_per_customer", DEFAULT_USERS_PER_CUSTOMER))
             named = list(overrides.get("users") or [])
             customers: list[int] = []
+            seen: set[int] = set()  # customers' members, for a membership test that does not grow with scale
+            named_ids = {u.get("customerId") for u in named}
             while len(customers) < customer_count:
                 candidate = rng.randint(1000, 9999)
-                if candidate not in customers and all(u.get("customerId") != candidate for u in named):
+                if candidate not in seen and candidate not in named_ids:
                     customers.append(candidate)
+                    seen.add(candidate)
             pairs: list[tuple[str, int]] = []
             taken = {u["refId"] for u in named}
             for u in named:
