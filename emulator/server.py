@@ -131,6 +131,23 @@ def _work(app, environ, start_response) -> tuple:
     return result, iterator, items, done
 
 
+def _caught(fn, *args):
+    """In a work thread: fn's result, or the exception it raised, as a value. Raised in the work
+    thread, gevent's ThreadPool would print it whole before the loop sees it (Handler.handle_error
+    decides what an error is worth in the log)."""
+    try:
+        return fn(*args), None
+    except Exception as exc:  # noqa: BLE001 - re-raised in the loop
+        return None, exc
+
+
+def _in_pool(pool, fn, *args):
+    result, exc = pool.apply(_caught, (fn, *args))
+    if exc is not None:
+        raise exc
+    return result
+
+
 def _close(result) -> None:
     close = getattr(result, "close", None)
     if close is not None:
@@ -175,7 +192,7 @@ class Handler(WSGIHandler):
             return
         done = True
         try:
-            self.result, iterator, items, done = pool.apply(_work, (self.application, self.environ, self.start_response))
+            self.result, iterator, items, done = _in_pool(pool, _work, self.application, self.environ, self.start_response)
             while True:
                 for item in items:
                     if isinstance(item, Wait):
@@ -184,14 +201,14 @@ class Handler(WSGIHandler):
                         self.write(item)
                 if done:
                     break
-                items, done = pool.apply(_pull, (iterator, self.result))
+                items, done = _in_pool(pool, _pull, iterator, self.result)
             if self.status and not self.headers_sent:
                 self.write(b"")
             if self.response_use_chunked and not self.reset:
                 self._sendall(b"0\r\n\r\n")
         finally:
             if not done:
-                pool.apply(_close, (self.result,))
+                _in_pool(pool, _close, self.result)
             self.result = None
             body.close()
         if self.body_unread:
@@ -261,6 +278,15 @@ class Handler(WSGIHandler):
         if self.reset:
             return
         super().write(data)
+
+    def handle_error(self, t, v, tb):
+        """An answer that fails after its first byte (a stream that stops: core/streaming.py logs why)
+        ends with the connection closed, its answer left incomplete, and one log line, not a traceback."""
+        if self.response_length:
+            log.error("the answer to %s %s stopped after %d bytes: %r", self.command, self.path, self.response_length, v)
+            self.close_connection = True
+            return
+        super().handle_error(t, v, tb)
 
     def log_request(self):
         pass  # --log-requests logs vendor calls from the app

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..settings import CLOCK_MODES, format_instant, parse_instant
-from .limits import LimitExceeded, read_json
+from .limits import WORLD_PAGE, WORLD_PAGE_MAX, LimitExceeded, read_json
 from .regex import compile_regex, search
 from .scenarios import MatchSchema, json_subset
 from .tenants import current_emulator
@@ -151,9 +151,52 @@ def credentials():
     return jsonify({name: model.credentials() for name, model in emulator().vendors.items()})
 
 
+WORLD_QUERY = ("vendor", "offset", "limit")
+
+
+def world_page() -> tuple[list[str], int, int]:
+    """`?vendor=&offset=&limit=` of GET /world: the vendors asked for (default all), and the page of each list."""
+    errors: dict[str, list[str]] = {}
+    for key in request.args:
+        if key not in WORLD_QUERY:
+            errors[key] = [f"unknown parameter; parameters: {', '.join(WORLD_QUERY)}"]
+    names = list(emulator().vendors)
+    wanted = [v.strip() for v in request.args.get("vendor", "").split(",") if v.strip()] or names
+    unknown = [v for v in wanted if v not in names]
+    if unknown:
+        errors["vendor"] = [f"unknown vendor {', '.join(map(repr, unknown))}; vendors: {', '.join(names)}"]
+    bounds = {"offset": (0, 0, None), "limit": (WORLD_PAGE, 1, WORLD_PAGE_MAX)}
+    page = {}
+    for key, (default, low, high) in bounds.items():
+        text = request.args.get(key)
+        if text is None:
+            page[key] = default
+            continue
+        value = int(text) if text.strip().isdigit() else None
+        if value is None or value < low or (high is not None and value > high):
+            within = f"from {low} to {high}" if high is not None else f"{low} or more"
+            errors[key] = [f"must be a whole number, {within}, not {text[:40]!r}"]
+        else:
+            page[key] = value
+    if errors:
+        detail = "; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in errors.items())
+        raise AdminError(f"invalid query: {detail}", errors)
+    return [n for n in names if n in wanted], page["offset"], page["limit"]
+
+
 @admin.get("/world")
 def world():
-    return jsonify({name: model.world_summary() for name, model in emulator().vendors.items()})
+    """Each vendor's ids, every list cut to one page ([offset, offset + limit)), with each list's total."""
+    names, offset, limit = world_page()
+    answer: dict[str, Any] = {}
+    totals: dict[str, dict[str, int]] = {}
+    for name in names:
+        summary = emulator().vendors[name].world_summary()
+        totals[name] = {key: len(value) for key, value in summary.items() if isinstance(value, list)}
+        answer[name] = {key: value[offset:offset + limit] if isinstance(value, list) else value
+                        for key, value in summary.items()}
+    answer["page"] = {"offset": offset, "limit": limit, "totals": totals}
+    return jsonify(answer)
 
 
 JOURNAL_FILTERS = ("vendor", "method", "path", "path_prefix", "rule")

@@ -19,6 +19,8 @@ import struct
 import time
 
 from flask import Response, current_app, g, request
+
+from .streaming import replayable
 from .tenants import current_emulator
 
 log = logging.getLogger(__name__)
@@ -69,12 +71,57 @@ def after_vendor_request(response: Response) -> Response:
     """
     fault = g.get("fault")
     if fault == "malformed_body":
-        response.direct_passthrough = False  # a streamed or file answer is read whole, then cut
-        body = response.get_data()
-        response.set_data(body[: len(body) // 2])
+        length = body_length(response)
+        response.headers["Content-Length"] = str(length // 2)
+        chunks = response.iter_encoded()
+        response.direct_passthrough = True
+        response.response = _first_bytes(chunks, length // 2, getattr(response.response, "close", None))
     if fault == "truncated_body" or "chunked_dribble" in g or "bandwidth" in g:
         shape_body(response, fault == "truncated_body", g.get("after_bytes"), g.get("chunked_dribble"), g.get("bandwidth"))
     return response
+
+
+def body_length(response: Response) -> int:
+    """The answer's length in bytes. A streamed answer made in core/streaming.py is measured by
+    generating it once more (nothing kept); any other streamed answer is read whole."""
+    if response.content_length is not None:
+        return response.content_length
+    body = replayable(response)
+    if body is not None:
+        return body.measure()
+    response.direct_passthrough = False
+    return len(response.get_data())
+
+
+def _first_bytes(chunks, keep: int, closing=None):
+    """At most keep bytes of chunks; closes the original body at the end. The server's markers in a
+    streamed body (streaming.gathered's send_now) are left out: a body cut by size is sent as cut."""
+    try:
+        left = keep
+        for chunk in chunks:
+            if left <= 0:
+                break
+            if not isinstance(chunk, bytes):
+                continue
+            if len(chunk) > left:
+                chunk = chunk[:left]
+            left -= len(chunk)
+            yield chunk
+    finally:
+        if closing is not None:
+            closing()
+
+
+def _pieces_of(chunks, size: int):
+    """chunks re-cut into pieces of exactly size bytes (the last may be shorter); one piece held at a time."""
+    held = bytearray()
+    for chunk in chunks:
+        held += chunk
+        while size and len(held) >= size:
+            yield bytes(held[:size])
+            del held[:size]
+    if held:
+        yield bytes(held)
 
 
 def transfer_of(ctx) -> list[str]:
@@ -91,42 +138,40 @@ def shape_body(response: Response, truncate: bool, after_bytes: int | None, drib
 
     The status and headers go out first with the whole body's Content-Length. With truncated_body
     only `after_bytes` (default: half) of it follow, then the connection closes: the client sees
-    an incomplete read. A streamed answer (no Content-Length) is read whole first to know its size.
+    an incomplete read. A streamed answer (no Content-Length) is measured first (`body_length`: a
+    report streamed as generated is generated twice, never held); with bandwidth alone it stays
+    streamed, paced, with no Content-Length. chunked_dribble holds one of its N pieces at a time.
     """
-    if response.content_length is None:
-        response.direct_passthrough = False
-        response.headers["Content-Length"] = str(len(response.get_data()))
-    length = response.content_length or 0
+    length = response.content_length
+    if length is None and (truncate or dribble):
+        length = body_length(response)
+        response.headers["Content-Length"] = str(length)
     keep = length
-    if truncate:
+    if truncate and length is not None:
         keep = length // 2 if after_bytes is None else min(after_bytes, length)
     chunks = response.iter_encoded()
     pause = pause_function(request.environ)
     closing = getattr(response.response, "close", None)
 
     def pieces():
-        """The body's bytes, at most `keep` of them."""
-        left = keep
-        for chunk in chunks:
-            if left <= 0:
-                break
-            if len(chunk) > left:
-                chunk = chunk[:left]
-            left -= len(chunk)
-            yield chunk
+        """The body's bytes, at most `keep` of them (all of them when the length is not known)."""
+        if keep is None:
+            yield from chunks
+        else:
+            yield from _first_bytes(chunks, keep)
 
     def dribbled():
         if not dribble:
             yield from pieces()
             return
-        body = b"".join(pieces())
         n = dribble["chunks"]
         interval = dribble["total_ms"] / 1000 / n
-        size = -(-len(body) // n) if body else 0
+        size = -(-keep // n) if keep else 0
+        cut = _pieces_of(pieces(), size)
         for i in range(n):
             if i:
                 yield from pause(interval)
-            piece = body[i * size:(i + 1) * size]
+            piece = next(cut, b"")
             if piece or i == 0:
                 yield piece
         yield from pause(interval)

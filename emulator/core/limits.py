@@ -21,6 +21,8 @@ import yaml
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a request body past this is refused with 413 before it is read
 MAX_JSON_DEPTH = 64  # arrays and objects nested in a JSON or YAML body, at most
 MAX_SCENARIO_BYTES = 1024 * 1024  # a YAML scenario (file or PUT body): YAML parsing is slow, scenarios are small
+WORLD_PAGE = 100  # GET /_emulator/world: items of each list by default (?limit=)
+WORLD_PAGE_MAX = 1000  # ... and at most
 JOURNAL_BODY_BYTES = 2048  # characters of a request body a journal entry keeps
 JOURNAL_QUERY_BYTES = 2048  # characters of a query string a journal entry keeps
 JOURNAL_PATH_BYTES = 1024  # characters of a path a journal entry keeps

@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import __version__
 from .contract import Contract, Operation
+from .limits import WORLD_PAGE, WORLD_PAGE_MAX
 
 OPENAPI_VERSION = "3.0.3"
 
@@ -186,6 +187,15 @@ def build_admin_document() -> dict[str, Any]:
 
     query = [{"in": "query", "name": name, "required": False, "schema": {"type": "string"}}
              for name in ("vendor", "method", "path", "path_prefix", "rule")]
+    world_query = [
+        {"in": "query", "name": "vendor", "required": False, "schema": {"type": "string"},
+         "description": "only these vendors (comma-separated names; default: all)"},
+        {"in": "query", "name": "offset", "required": False,
+         "schema": {"type": "integer", "minimum": 0, "default": 0}, "description": "first item of each list"},
+        {"in": "query", "name": "limit", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": WORLD_PAGE_MAX, "default": WORLD_PAGE},
+         "description": "items of each list at most"},
+    ]
     scenario_body = {"required": True, "content": {"application/yaml": {"schema": {"type": "string"}},
                                                    "application/json": {"schema": ref("Any")}}}
     vendor_param = [{"in": "path", "name": "vendor", "required": True,
@@ -197,7 +207,9 @@ def build_admin_document() -> dict[str, Any]:
                              "post": op("Set the time, the mode, or both", "Clock", "ClockSet")},
         "/_emulator/clock/advance": {"post": op("Move the time forward; due transitions complete first", "Clock", "Advance")},
         "/_emulator/credentials": {"get": op("Each vendor's credentials", "Any")},
-        "/_emulator/world": {"get": op("The ids a test needs, per vendor", "Any")},
+        "/_emulator/world": {"get": op("The ids a test needs, per vendor: every list cut to one page ([offset, "
+                                       "offset + limit)); `page.totals` gives each list's whole length; a bad "
+                                       "parameter is a 400 naming it", "Any", params=world_query, bad=True)},
         "/_emulator/journal": {"get": op("Vendor calls, oldest first; an unknown filter or vendor is a 400 naming it",
                                          "Journal", params=query, bad=True),
                                "delete": op("Forget the recorded calls", "Journal")},

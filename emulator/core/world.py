@@ -12,6 +12,7 @@ import hashlib
 import random
 import threading
 from datetime import date, datetime, timedelta, timezone
+from collections import OrderedDict
 from typing import Any, Callable
 
 HISTORY_DAYS = 365
@@ -31,6 +32,7 @@ class World:
         # Per-vendor world settings from a scenario's `world:` section (sizes, named entities).
         self.overrides = overrides or {}
         self._cache: dict[tuple, Any] = {}
+        self._recent: OrderedDict[tuple, Any] = OrderedDict()  # cached_recent's values, least recently used first
         self._lock = threading.RLock()
         self._faker = None
 
@@ -64,6 +66,17 @@ class World:
             if key not in self._cache:
                 self._cache[key] = factory()
             return self._cache[key]
+
+    def cached_recent(self, key: tuple, factory: Callable[[], Any], keep: int) -> Any:
+        """Like `cached`, but only the `keep` values used last are kept: for big values made on demand."""
+        with self._lock:
+            if key in self._recent:
+                self._recent.move_to_end(key)
+                return self._recent[key]
+            while self._recent and len(self._recent) >= keep:  # make room first: never keep+1 at once
+                self._recent.popitem(last=False)
+            value = self._recent[key] = factory()
+            return value
 
     def faker(self, *key: Any):
         """A Faker seeded for key. Faker is imported on first use to keep it off the start-up path.

@@ -13,12 +13,13 @@ Times are whole epoch seconds (UTC); a day is an epoch-day number.
 from __future__ import annotations
 
 import re
+from array import array
 import uuid
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from operator import itemgetter
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 DAY = 86400
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -138,7 +139,7 @@ class Section:
     course: Course
     term: str
     instructor: Person
-    roster: list[int]
+    roster: Sequence[int]  # indexes into students, an array: at --scale 1000 there are a million of them
 
 
 @dataclass(slots=True)
@@ -230,7 +231,7 @@ class EchoWorld:
                 self.sections[(course.id, term)] = [
                     Section(make_uuid(rng), f"{n + 1:03d}", course, term,
                             self.instructors[rng.randrange(len(self.instructors))],
-                            rng.sample(range(len(self.students)), roster_size))
+                            array("l", rng.sample(range(len(self.students)), roster_size)))
                     for n in range(count)
                 ]
 

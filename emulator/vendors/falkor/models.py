@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import string
 import uuid
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -87,6 +88,7 @@ PLACES = (  # (country, city, dialling code)
     ("Kenya", "Nairobi", "+254"), ("United Kingdom", "London", "+44"),
 )
 DATA_CATEGORIES = ("Current Score", "Sales Target", "Steps", "Units Sold", "Customer Rating", "Hours Logged")
+PATHWAYS_KEPT = 2  # generated pathways kept per world (the last used), each up to ~60 MB at --scale 1000
 ROSTER_SIZE = 120  # people on the account, times the world's scale; pathways enrol some of them
 
 
@@ -172,13 +174,68 @@ class Plan:
     values: dict[str, Any]  # per-user fulfilment values (score, current, distance, guid, ...)
 
 
+NEVER = -1  # a Plans column's "started" or "completed" for a step that never happens
+
+
+class Plans:
+    """Every user's plan for every activity of one pathway, kept in compact columns (about 40 bytes a plan).
+
+    `plans[(a, u)]` gives activity a's Plan for user u, rebuilt from the columns on the fly: at
+    --scale 1000 a pathway holds over a million plans, which as objects would take gigabytes.
+    Instants are whole seconds after `start` (every planned instant is), values one column per key.
+    """
+
+    def __init__(self, start: datetime, activities: int):
+        self.start = start
+        self.started = [array("q") for _ in range(activities)]
+        self.completed = [array("q") for _ in range(activities)]
+        self.progress = [array("b") for _ in range(activities)]
+        self.values: list[dict[str, Any]] = [{} for _ in range(activities)]  # key -> array or list, per activity
+        self.kinds: list[dict[str, type]] = [{} for _ in range(activities)]
+
+    def _offset(self, instant: datetime | None) -> int:
+        return NEVER if instant is None else (instant - self.start) // timedelta(seconds=1)
+
+    def _instant(self, offset: int) -> datetime | None:
+        return None if offset == NEVER else self.start + timedelta(seconds=offset)
+
+    def add(self, a: int, plan: Plan) -> None:
+        """Append user u's plan for activity a (users in order)."""
+        self.started[a].append(self._offset(plan.started))
+        self.completed[a].append(self._offset(plan.completed))
+        self.progress[a].append(int(plan.progress))
+        columns, kinds = self.values[a], self.kinds[a]
+        u = len(self.started[a]) - 1
+        for key, value in plan.values.items():
+            if key not in columns:
+                kinds[key] = type(value)
+                columns[key] = [""] * u if isinstance(value, str) else array("q", bytes(8 * u))
+            columns[key].append(value)
+        for key, column in columns.items():
+            if len(column) <= u:  # a plan that never starts has no values
+                column.append("" if kinds[key] is str else 0)
+
+    def __getitem__(self, key: tuple[int, int]) -> Plan:
+        a, u = key
+        values = {name: self.kinds[a][name](column[u]) for name, column in self.values[a].items()}
+        started = self.started[a][u]
+        if started == NEVER:
+            return Plan(None, None, 0, {})
+        return Plan(self._instant(started), self._instant(self.completed[a][u]), float(self.progress[a][u]), values)
+
+    def completed_by(self, a: int, u: int, now_offset: int) -> bool:
+        """Whether user u completed activity a at or before now (given as seconds after start)."""
+        completed = self.completed[a][u]
+        return completed != NEVER and completed <= now_offset
+
+
 @dataclass
 class Pathway:
     id: str
     name: str
     activities: list[Activity] = field(default_factory=list)
     enrolled: list[tuple[Person, datetime]] = field(default_factory=list)
-    plans: dict[tuple[int, int], Plan] = field(default_factory=dict)  # (activity index, user index)
+    plans: Plans | None = None  # plans[(activity index, user index)]
 
 
 class FalkorModel(VendorModel):
@@ -244,7 +301,8 @@ class FalkorModel(VendorModel):
         return self.world.cached(("falkor", "roster"), make)
 
     def pathway(self, index: int) -> Pathway:
-        return self.world.cached(("falkor", "pathway", index), lambda: self._make_pathway(index))
+        """A pathway with its plans; the few used last are kept (at --scale 1000 one holds a million plans)."""
+        return self.world.cached_recent(("falkor", "pathway", index), lambda: self._make_pathway(index), PATHWAYS_KEPT)
 
     def _make_pathway(self, index: int) -> Pathway:
         headers = self.pathway_headers()
@@ -275,6 +333,7 @@ class FalkorModel(VendorModel):
 
         start, anchor = self.world.history_start, self.world.anchor
         span = (anchor - start).total_seconds()
+        pathway.plans = plans = Plans(start, len(pathway.activities))
         people = rng.sample(self.roster(), min(rng.randint(10, 60) * self.world.scale, len(self.roster())))
         for u, person in enumerate(people):
             # Most enrol during the year; a few just before the anchor have barely begun.
@@ -285,7 +344,7 @@ class FalkorModel(VendorModel):
             for a, activity in enumerate(pathway.activities):
                 cursor += timedelta(seconds=int(rng.expovariate(1 / (3 * 86400))))
                 if rng.random() > 0.35 + 0.6 * zeal:
-                    pathway.plans[(a, u)] = Plan(None, None, 0, {})
+                    plans.add(a, Plan(None, None, 0, {}))
                     continue
                 started = cursor
                 gradual = activity.fulfilment.gradual
@@ -294,7 +353,7 @@ class FalkorModel(VendorModel):
                 completed = cursor if (not gradual or rng.random() < 0.4 + 0.55 * zeal) else None
                 progress = float(rng.randint(5, 95))
                 values = self._log_values(rng, activity, progress)
-                pathway.plans[(a, u)] = Plan(started, completed, progress, values)
+                plans.add(a, Plan(started, completed, progress, values))
         return pathway
 
     def _activity_detail(self, rng, kind: str, name: str, pathway_index: int) -> dict[str, Any]:
@@ -347,54 +406,34 @@ class FalkorModel(VendorModel):
 
     def pathway_logs(self, pathway: str, activities=None, types=None, groups=None, users=None,
                      utc_offset: timezone | None = None) -> list[dict[str, Any]]:
-        """The `data` of a pathway-logs answer: one pathway item, its activities and logs, as of now.
+        """The `data` of a pathway-logs answer as one list (what `pathway_log_stream` streams), for tests and tools."""
+        stream = self.pathway_log_stream(pathway, activities, types, groups, users, utc_offset)
+        return [{"pathway": stream.pathway, "activities": [
+            {**activity, "logs": list(logs)} for activity, logs in stream.activities()]}]
+
+    def pathway_log_stream(self, pathway: str, activities=None, types=None, groups=None, users=None,
+                           utc_offset: timezone | None = None) -> "PathwayLogStream":
+        """One pathway item, its activities and logs, as of now, to be written as it is generated.
 
         Filters combine (all must hold); within one filter any value may match. `activities` and
         `types` choose activities; `users` and `groups` choose the logs shown, and each activity's
-        `stats` count the logs shown.
+        `stats` count the logs shown. An unknown pathway raises PathwayNotFound here, before anything
+        is generated; the pathway's plans are generated when the activities are first read.
         """
-        now = self.clock.now()
-        tz = utc_offset or parse_offset(DEFAULT_UTC_OFFSET)
-        item = self.pathway(self.find_pathway(pathway))
-        wanted_activities = {v.strip().lower() for v in activities} if activities is not None else None
+        index = self.find_pathway(pathway)
+        pathway_id, name = self.pathway_headers()[index]
         wanted_types = None
         if types is not None:
             wanted_types = set()
             for value in types:
                 wanted_types |= TYPE_ALIASES.get(normalise(value), set())
-        wanted_groups = {v.strip().lower() for v in groups} if groups is not None else None
-        wanted_users = {v.strip().lower() for v in users} if users is not None else None
-
-        shown_users = []
-        for u, (person, enrolled) in enumerate(item.enrolled):
-            if enrolled > now:
-                continue
-            if wanted_groups is not None and not wanted_groups & {g.lower() for g in person.groups}:
-                continue
-            if wanted_users is not None and not wanted_users & {
-                person.email.lower(), person.firstname.lower(), person.lastname.lower(), person.full_name.lower()
-            }:
-                continue
-            shown_users.append((u, person, enrolled))
-
-        out_activities = []
-        for a, activity in enumerate(item.activities):
-            if wanted_activities is not None and not wanted_activities & {activity.id.lower(), activity.name.lower()}:
-                continue
-            if wanted_types is not None and activity.display not in wanted_types:
-                continue
-            logs = [self._log(activity, item.plans[(a, u)], person, enrolled, now, tz) for u, person, enrolled in shown_users]
-            out_activities.append({
-                "id": activity.id,
-                "name": activity.name,
-                "type": activity.type,
-                "fulfilment_type": activity.fulfilment.wire,
-                "required": activity.required,
-                "level": activity.level,
-                "stats": {"total": len(logs), "completed": sum(1 for log in logs if log["status"]["complete"])},
-                "logs": logs,
-            })
-        return [{"pathway": {"name": item.name, "type": "pathway", "id": item.id}, "activities": out_activities}]
+        return PathwayLogStream(
+            self, index, {"name": name, "type": "pathway", "id": pathway_id}, self.clock.now(),
+            utc_offset or parse_offset(DEFAULT_UTC_OFFSET),
+            {v.strip().lower() for v in activities} if activities is not None else None, wanted_types,
+            {v.strip().lower() for v in groups} if groups is not None else None,
+            {v.strip().lower() for v in users} if users is not None else None,
+        )
 
     def _log(self, activity: Activity, plan: Plan, person: Person, enrolled: datetime, now: datetime,
              tz: timezone) -> dict[str, Any]:
@@ -468,3 +507,58 @@ def parse_offset(text: str) -> timezone:
         raise ValueError(f"utc_offset must look like +02:00, not {text!r}")
     sign = 1 if match.group(1) == "+" else -1
     return timezone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3))))
+
+
+class PathwayLogStream:
+    """A pathway-logs answer's data, read once in order: `pathway`, then `activities()`.
+
+    Each activity comes with its `stats` first (a first pass over the plans counts the logs shown
+    and those completed), then its logs one by one, so no list of logs is ever built.
+    """
+
+    def __init__(self, model: FalkorModel, index: int, pathway: dict[str, str], now: datetime, tz: timezone,
+                 wanted_activities, wanted_types, wanted_groups, wanted_users):
+        self.model, self.index, self.pathway, self.now, self.tz = model, index, pathway, now, tz
+        self.wanted_activities, self.wanted_types = wanted_activities, wanted_types
+        self.wanted_groups, self.wanted_users = wanted_groups, wanted_users
+
+    def _shown_users(self, item: Pathway) -> list[int]:
+        shown = []
+        for u, (person, enrolled) in enumerate(item.enrolled):
+            if enrolled > self.now:
+                continue
+            if self.wanted_groups is not None and not self.wanted_groups & {g.lower() for g in person.groups}:
+                continue
+            if self.wanted_users is not None and not self.wanted_users & {
+                person.email.lower(), person.firstname.lower(), person.lastname.lower(), person.full_name.lower()
+            }:
+                continue
+            shown.append(u)
+        return shown
+
+    def activities(self):
+        """(activity without its logs, its logs as an iterator) for each activity shown, in order."""
+        item = self.model.pathway(self.index)
+        shown = self._shown_users(item)
+        plans = item.plans
+        now_offset = (self.now - plans.start) // timedelta(seconds=1)
+        for a, activity in enumerate(item.activities):
+            if self.wanted_activities is not None and not self.wanted_activities & {activity.id.lower(), activity.name.lower()}:
+                continue
+            if self.wanted_types is not None and activity.display not in self.wanted_types:
+                continue
+            completed = sum(1 for u in shown if plans.completed_by(a, u, now_offset))
+            yield {
+                "id": activity.id,
+                "name": activity.name,
+                "type": activity.type,
+                "fulfilment_type": activity.fulfilment.wire,
+                "required": activity.required,
+                "level": activity.level,
+                "stats": {"total": len(shown), "completed": completed},
+            }, self._logs(item, a, activity, shown)
+
+    def _logs(self, item: Pathway, a: int, activity: Activity, shown: list[int]):
+        for u in shown:
+            person, enrolled = item.enrolled[u]
+            yield self.model._log(activity, item.plans[(a, u)], person, enrolled, self.now, self.tz)

@@ -2,23 +2,25 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 from marshmallow import ValidationError
 
 from ...core.limits import LimitExceeded, read_json
+from ...core.streaming import FLUSH, Lazy, app_dumps, json_pieces, streamed
 from ...core.vendor import same_secret, vendor_model
 from .errors import BadRequest, FalkorError, NotFound, TooManyRequests, Unauthorized, handle
 from .models import PathwayNotFound
-from .schemas import PathwayLogsRequestSchema, PathwayLogsSchema, describe
+from .schemas import ActivitySchema, LogSchema, PathwayItemSchema, PathwayLogsRequestSchema, describe, fast_dumper
 
 blueprint = Blueprint("falkor", __name__)
 blueprint.register_error_handler(FalkorError, handle)
 
 request_schema = PathwayLogsRequestSchema()
-answer_schema = PathwayLogsSchema()
+item_schema = PathwayItemSchema()
+activity_schema = ActivitySchema()
+dump_log = fast_dumper(LogSchema())
 
 
 def check_token(model) -> None:
@@ -64,11 +66,40 @@ def pathway_logs():
     except ValueError as exc:
         raise FalkorError(f"Scenario setting falkor.{exc}", 500) from None
     try:
-        items = model.pathway_logs(body["pathway"], body.get("activities"), body.get("types"),
-                                   body.get("groups"), body.get("users"), utc_offset=tz)
+        stream = model.pathway_log_stream(body["pathway"], body.get("activities"), body.get("types"),
+                                          body.get("groups"), body.get("users"), utc_offset=tz)
     except PathwayNotFound as exc:
         raise NotFound(str(exc)) from None
-    answer = answer_schema.dump({"status": "success", "data": items, "hash": "", "response_time": 0.0})
-    answer["hash"] = hashlib.md5(json.dumps(answer["data"], separators=(",", ":")).encode()).hexdigest()
-    answer["response_time"] = time.perf_counter() - started  # the one figure that is not deterministic
-    return jsonify(answer)
+    dumps, timing = app_dumps(), {}
+    return streamed(lambda: answer_pieces(stream, started, dumps, timing), "application/json",
+                    what="Falkor pathway-logs")
+
+
+def answer_pieces(stream, started: float, dumps, timing: dict):
+    """The answer, in the schema's key order: status, data (written as generated), hash, response_time.
+
+    `hash` is the MD5 of `data` as written (compact JSON, the document's order), so it is fed with
+    the very pieces that go out; `response_time` is the time to the end of `data`. The pathway goes out before its plans are generated (FLUSH): the
+    client has its first bytes while a big pathway is being made.
+    """
+    digest = hashlib.md5()
+    item = item_schema.dump({"pathway": stream.pathway, "activities": []})
+    item["activities"] = Lazy(activity_docs(stream, dumps))
+    yield '{"status":"success","data":'
+    for piece in json_pieces(Lazy([item]), dumps):
+        if piece is FLUSH:
+            yield piece
+            continue
+        digest.update(piece.encode())
+        yield piece
+    # The time of the first pass: a body fault that generates the answer twice (to learn its size) gets the same bytes.
+    elapsed = timing.setdefault("response_time", time.perf_counter() - started)
+    yield f',"hash":{dumps(digest.hexdigest())},"response_time":{dumps(elapsed)}}}\n'
+
+
+def activity_docs(stream, dumps):
+    yield FLUSH
+    for activity, logs in stream.activities():
+        doc = activity_schema.dump({**activity, "logs": []})
+        doc["logs"] = Lazy((dumps(dump_log(log)) for log in logs), dumped=True)
+        yield doc

@@ -206,3 +206,39 @@ def describe(error: ValidationError) -> str:
         else:
             parts.append(" ".join(str(m) for m in messages))
     return "Invalid request body: " + "; ".join(parts)
+
+
+def fast_dumper(schema: Schema):
+    """`schema.dump` for the model's own dicts, a few times faster: the answer has a log per (user, activity).
+
+    Made from the schema's declared fields, in their order, with their wire names: a key absent from
+    the dict is left out, nested schemas recurse, `Progress` and `Fulfilment` keep their rules. Other
+    values pass as they are, which holds because the model gives each field its type (tests compare
+    the bytes with `schema.dump`'s).
+    """
+    steps = []
+    for name, field in schema.fields.items():
+        wire = field.data_key or name
+        if isinstance(field, Fulfilment):
+            inner = fast_dumper(field.schema)
+            convert = lambda value, inner=inner: inner(value) if value else []  # noqa: E731
+        elif isinstance(field, fields.Nested):
+            inner = fast_dumper(field.schema)
+            convert = lambda value, inner=inner: None if value is None else inner(value)  # noqa: E731
+        elif isinstance(field, Progress):
+            convert = lambda value, field=field: None if value is None else field._serialize(value, None, None)  # noqa: E731
+        elif isinstance(field, fields.List):
+            convert = lambda value: None if value is None else list(value)  # noqa: E731
+        else:
+            convert = None
+        steps.append((name, wire, convert))
+
+    def dump(obj: dict) -> dict:
+        out = {}
+        for name, wire, convert in steps:
+            if name in obj:
+                value = obj[name]
+                out[wire] = value if convert is None else convert(value)
+        return out
+
+    return dump

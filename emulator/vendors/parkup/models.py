@@ -125,10 +125,13 @@ class ParkUpModel(VendorModel):
             per_customer = int(overrides.get("users_per_customer", DEFAULT_USERS_PER_CUSTOMER))
             named = list(overrides.get("users") or [])
             customers: list[int] = []
+            seen: set[int] = set()  # customers' members, for a membership test that does not grow with scale
+            named_ids = {u.get("customerId") for u in named}
             while len(customers) < customer_count:
                 candidate = rng.randint(1000, 9999)
-                if candidate not in customers and all(u.get("customerId") != candidate for u in named):
+                if candidate not in seen and candidate not in named_ids:
                     customers.append(candidate)
+                    seen.add(candidate)
             pairs: list[tuple[str, int]] = []
             taken = {u["refId"] for u in named}
             for u in named:
@@ -173,13 +176,20 @@ class ParkUpModel(VendorModel):
 
     def user_events(self, ref_id: str, customer_id: int | None, start: datetime, until: datetime) -> list[dict[str, Any]]:
         """A user's events with start <= dateEvent <= until and not after now, oldest first."""
+        return list(self.user_event_stream(ref_id, customer_id, start, until)())
+
+    def user_event_stream(self, ref_id: str, customer_id: int | None, start: datetime, until: datetime):
+        """A function that gives `user_events` one by one, generated day by day as they are read (as often
+        as it is called: a streamed answer may be generated twice). An unknown user raises here."""
         user = self.find_user(ref_id, customer_id)
         start, end = max(start, self.world.history_start), min(until, self.clock.now())
-        events = []
-        for day in self.world.days(start, end):
-            for event_id, when in self.day_events(user, day):
-                if start <= when <= end:
-                    events.append({"id": event_id, "date_event": when})
+
+        def events():
+            for day in self.world.days(start, end):
+                for event_id, when in self.day_events(user, day):
+                    if start <= when <= end:
+                        yield {"id": event_id, "date_event": when}
+
         return events
 
     def world_summary(self) -> dict[str, Any]:

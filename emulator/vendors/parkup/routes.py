@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
 from ...core.limits import LimitExceeded, read_json
+from ...core.streaming import Lazy, app_dumps, json_pieces, streamed
 from ...core.vendor import vendor_model
 from .errors import BadRequest, NotFound, ParkUpError, TooManyRequests, Unauthorized, handle
 from .models import TokenRefused, UserNotFound
@@ -15,7 +16,7 @@ blueprint = Blueprint("parkup", __name__)
 blueprint.register_error_handler(ParkUpError, handle)
 
 request_schema = UserEventsRequestSchema()
-events_schema = UserEventSchema(many=True)
+event_schema = UserEventSchema()
 token_request_schema = AccessTokenRequestSchema()
 
 
@@ -85,10 +86,16 @@ def user_events():
     check_token(model)
     body = load_body()
     try:
-        events = model.user_events(body["ref_id"], body["customer_id"], body["from_"], body["until"])
+        events = model.user_event_stream(body["ref_id"], body["customer_id"], body["from_"], body["until"])
     except UserNotFound:
         detail = f"no user with refId {body['ref_id']!r}"
         if body["customer_id"] is not None:
             detail += f" for customerId {body['customer_id']}"
         raise NotFound(detail) from None
-    return jsonify(events_schema.dump(events))
+    dumps = app_dumps()
+
+    def body():
+        yield from json_pieces(Lazy((dumps(event_schema.dump(event)) for event in events()), dumped=True), dumps)
+        yield "\n"
+
+    return streamed(body, "application/json", what="ParkUp user events")

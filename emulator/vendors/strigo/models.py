@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ...core.vendor import VendorModel, same_secret
 from .errors import CourseNotFound, EventNotFound, RequestValidationError, Unauthorized
@@ -496,8 +496,14 @@ class StrigoModel(VendorModel):
         return sessions, total
 
     def event_user_activity(self, event_id: str, window: Window) -> list[dict[str, Any]]:
+        return list(self.event_user_activity_rows(event_id, window)())
+
+    def event_user_activity_rows(self, event_id: str, window: Window) -> Callable[[], Iterator[dict[str, Any]]]:
+        """A function that gives the report's rows one by one (as often as it is called); an unknown event raises here."""
         event, now = self.event(event_id), self.clock.now()
-        rows = []
+        return lambda: self._event_user_activity(event, window, now)
+
+    def _event_user_activity(self, event: Event, window: Window, now: datetime) -> Iterator[dict[str, Any]]:
         for p in event.participants:
             started = self._started(p, now)
             if started is None:
@@ -505,7 +511,7 @@ class StrigoModel(VendorModel):
             else:
                 status = "done" if event.ends_at <= now else "running"
             sessions, total = self._sessions(p, window, now)
-            rows.append({
+            yield {
                 "event_id": event.id,
                 "workspace_id": p.workspace_id,
                 "name": p.name,
@@ -517,16 +523,21 @@ class StrigoModel(VendorModel):
                 "total_session_time": total,
                 "from": window.start,
                 "to": window.end,
-            })
-        return rows
+            }
 
     def course_user_activity(self, course_id: str, window: Window) -> list[dict[str, Any]]:
+        return list(self.course_user_activity_rows(course_id, window)())
+
+    def course_user_activity_rows(self, course_id: str, window: Window) -> Callable[[], Iterator[dict[str, Any]]]:
+        """A function that gives the report's rows one by one (as often as it is called); an unknown course raises here."""
         course, now = self.course(course_id), self.clock.now()
-        rows = []
+        return lambda: self._course_user_activity(course, window, now)
+
+    def _course_user_activity(self, course: Course, window: Window, now: datetime) -> Iterator[dict[str, Any]]:
         for e in self._enrollments_at(course, now):
             started = self._started(e, now)
             sessions, total = self._sessions(e, window, now)
-            rows.append({
+            yield {
                 "course_id": course.id,
                 "workspace_id": e.workspace_id,
                 "enrollment_id": e.enrollment_id,
@@ -539,5 +550,4 @@ class StrigoModel(VendorModel):
                 "total_session_time": total,
                 "from": window.start,
                 "to": window.end,
-            })
-        return rows
+            }

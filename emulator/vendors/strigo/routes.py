@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 
 from ...core.csvout import render_csv
 from ...core.limits import LimitExceeded, read_json
+from ...core.streaming import Lazy, json_pieces, streamed
 from ...core.vendor import vendor_model
 from .errors import (
     JSON,
@@ -172,8 +173,7 @@ def event_user_activity(event_id: str):
     authenticate()
     body = activity_body()
     window = model().activity_window(body["start"], body["end"])
-    rows = model().event_user_activity(event_id, window)
-    return envelope_response({"result": "success", "data": _event_activity_schema.dump(rows, many=True)}, 200)
+    return streamed_rows(model().event_user_activity_rows(event_id, window), _event_activity_schema, "Strigo event user-activity")
 
 
 @blueprint.get("/ondemand-courses/<course_id>/reports/enrollments")
@@ -196,5 +196,14 @@ def course_user_activity(course_id: str):
     authenticate()
     body = activity_body()
     window = model().activity_window(body["start"], body["end"])
-    rows = model().course_user_activity(course_id, window)
-    return envelope_response({"result": "success", "data": _course_activity_schema.dump(rows, many=True)}, 200)
+    return streamed_rows(model().course_user_activity_rows(course_id, window), _course_activity_schema, "Strigo course user-activity")
+
+
+def streamed_rows(rows, schema, what: str) -> Response:
+    """`{"result":"success","data":[...]}` as Express writes it (`envelope_body`), each row written as it is made."""
+
+    def body():
+        data = Lazy((envelope_body(schema.dump(row)) for row in rows()), dumped=True)
+        yield from json_pieces({"result": "success", "data": data}, envelope_body)
+
+    return streamed(body, JSON, what=what)
