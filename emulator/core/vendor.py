@@ -1,6 +1,7 @@
 """What a vendor package hands the core: its blueprint, its model class and its error envelope."""
 from __future__ import annotations
 
+import copy
 import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
@@ -53,9 +54,17 @@ class VendorModel:
     def clock(self):
         return self.emulator.clock
 
+    _fixed_world = None  # set on the copy vendor_model() gives a view
+
     @property
     def world(self):
-        return self.emulator.world
+        return self._fixed_world if self._fixed_world is not None else self.emulator.world
+
+    def with_world_fixed(self) -> "VendorModel":
+        """This model, its world fixed to the current one (see vendor_model)."""
+        fixed = copy.copy(self)
+        fixed._fixed_world = self.emulator.world
+        return fixed
 
     def credentials(self) -> dict[str, str]:
         """Documented defaults, overridden by settings (flags) and then by the active scenario."""
@@ -101,8 +110,10 @@ class Vendor:
 
 
 def vendor_model(name: str) -> Any:
-    """The current app's model for a vendor (for views)."""
-    return current_emulator().vendors[name]
+    """The current app's model for a vendor (for views), with the world of this moment fixed: an
+    answer whose body is made after the view returns (streamed, or held by a delay) is made from the
+    world its call started in, whatever a reset to another seed does meanwhile."""
+    return current_emulator().vendors[name].with_world_fixed()
 
 
 def same_secret(given: str | None, expected: str) -> bool:
