@@ -315,6 +315,7 @@ class Server:
         self.server: WSGIServer | None = None
         self.hub = None
         self._draining = False
+        self._drain_begun = False
 
     def run(self) -> None:
         """Serve until stop() or drain() (from any thread) has closed everything."""
@@ -326,6 +327,9 @@ class Server:
         self.server.in_flight = 0
         self.server.work_pool = self.pool = ThreadPool(self.threads)
         try:
+            self.server.start()
+            if self._draining:  # SIGTERM came before the hub was there to take it (drain() had nowhere to send it)
+                gevent.spawn(self._drain, DRAIN_SECONDS)
             self.server.serve_forever()
         finally:
             self.pool.kill()
@@ -335,9 +339,20 @@ class Server:
         if self.hub is not None:
             self.hub.loop.run_callback_threadsafe(func)
 
+    def _started(self) -> None:
+        """In the hub: wait until the server accepts. A stop or a drain asked for during start-up (a
+        SIGTERM right after the banner) is carried out once it does, never before: gevent cannot
+        start a server that was closed, and a drain sent before the hub existed would be lost."""
+        while self.server is None or not self.server.started:
+            gevent.sleep(0.01)
+
     def stop(self) -> None:
         """Close every socket; requests in flight are cut."""
-        self._call(lambda: gevent.spawn(self.server.stop, timeout=0))
+        def stop():
+            self._started()
+            self.server.stop(timeout=0)
+
+        self._call(lambda: gevent.spawn(stop))
 
     def drain(self, grace: float = DRAIN_SECONDS) -> None:
         """Stop accepting now; close everything once no request is in flight, or after `grace` seconds."""
@@ -347,6 +362,10 @@ class Server:
         self._call(lambda: gevent.spawn(self._drain, grace))
 
     def _drain(self, grace: float) -> None:
+        if self._drain_begun:
+            return
+        self._drain_begun = True
+        self._started()
         self.server.close()  # stop accepting (idle keep-alive connections are closed by stop below)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and self.server.in_flight:
@@ -385,11 +404,14 @@ class ServerThread:
         self._thread.join(timeout=grace + 5)
 
 
-def _serve_here(app, sock: socket.socket, threads: int) -> None:
-    """Serve on this process's main thread until SIGTERM or Ctrl-C, which drain."""
+def _serve_here(app, sock: socket.socket, threads: int, on_ready=None) -> None:
+    """Serve on this process's main thread until SIGTERM or Ctrl-C, which drain (from before the
+    banner: a SIGTERM as soon as it is read is a drain too, not the default kill)."""
     server = Server(app, sock, threads)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.drain())
+    if on_ready:
+        on_ready(url_of(sock))
     server.run()
 
 
@@ -428,9 +450,7 @@ def serve(settings, app, on_ready: Callable[[str], None] | None = None) -> None:
     threads = getattr(settings, "threads", THREADS)
     sock = bind(settings.host, settings.port)
     if workers <= 1:
-        if on_ready:
-            on_ready(url_of(sock))
-        _serve_here(app, sock, threads)
+        _serve_here(app, sock, threads, on_ready)
         return
     _supervise(settings, sock, workers, threads, on_ready)
 
