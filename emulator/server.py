@@ -40,6 +40,7 @@ import time
 from typing import Callable
 
 import gevent
+import gevent.event
 import gevent.pywsgi
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
@@ -326,11 +327,14 @@ class Server:
         self.server.channel_timeout = self.channel_timeout
         self.server.in_flight = 0
         self.server.work_pool = self.pool = ThreadPool(self.threads)
+        self._stopped = gevent.event.Event()
         try:
             self.server.start()
             if self._draining:  # SIGTERM came before the hub was there to take it (drain() had nowhere to send it)
                 gevent.spawn(self._drain, DRAIN_SECONDS)
-            self.server.serve_forever()
+            # Not serve_forever(): once the listener closes (the first step of a drain), it stops the
+            # server with gevent's default stop_timeout of 1 s and kills the calls still in flight.
+            self._stopped.wait()
         finally:
             self.pool.kill()
 
@@ -350,7 +354,7 @@ class Server:
         """Close every socket; requests in flight are cut."""
         def stop():
             self._started()
-            self.server.stop(timeout=0)
+            self._stop_now()
 
         self._call(lambda: gevent.spawn(stop))
 
@@ -370,7 +374,14 @@ class Server:
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and self.server.in_flight:
             gevent.sleep(0.05)
-        self.server.stop(timeout=0)
+        self._stop_now()
+
+    def _stop_now(self) -> None:
+        """In the hub: close the listener and every connection (calls still in flight are cut), and end run()."""
+        try:
+            self.server.stop(timeout=0)
+        finally:
+            self._stopped.set()
 
 
 class ServerThread:
