@@ -604,3 +604,19 @@ def test_scenario_knobs_for_the_undocumented_choices(report_emulator, http):
     report_emulator.load_scenario({"strigo": {"csv_quote_header": False}})
     header = get(report_emulator, http, f"/ondemand-courses/{course}/reports/enrollments?output=csv").text.split("\n")[0]
     assert header.startswith("course_id,course_name")
+
+
+def test_a_get_report_is_rendered_once_while_what_it_shows_stays(report_emulator, http, monkeypatch):
+    """Rendered bodies are kept per world and clock-visible state: the second call is served from
+    them (each call's model is a copy, and a copy once cleared the kept bodies on every call)."""
+    from emulator.vendors.strigo import routes
+
+    made = []
+    original = routes.SCHEMAS["event-exercises"]
+    monkeypatch.setitem(routes.SCHEMAS, "event-exercises", lambda event: made.append(event.id) or original(event))
+    report_emulator.reset()
+    event = events(report_emulator)[0]["id"]
+    first = get(report_emulator, http, f"/events/{event}/reports/exercises")
+    second = get(report_emulator, http, f"/events/{event}/reports/exercises")
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content and made == [event]

@@ -152,8 +152,10 @@ class StrigoModel(VendorModel):
     def __init__(self, emulator):
         super().__init__(emulator)
         # Rendered GET reports, keyed by what they depend on (see `rendered`); derived, never authoritative.
+        # Keyed by the world too, never cleared on a copy's word: vendor_model() gives each call a copy of
+        # this model that shares these (an attribute set on the copy would be lost, and clear the cache
+        # on every call).
         self._rendered: OrderedDict[tuple, Any] = OrderedDict()
-        self._rendered_world = None
         self._rendered_lock = threading.Lock()
 
     # -- state -----------------------------------------------------------------------------------
@@ -170,11 +172,9 @@ class StrigoModel(VendorModel):
         enrollments, session ends) have passed, so that count stands for `now` in the key.
         """
         version = bisect_right(self._instants(entity), self.clock.now())
-        full_key = (*key, version)
+        world = self.world
+        full_key = (world.identity, *key, version)
         with self._rendered_lock:
-            if self._rendered_world is not self.world:
-                self._rendered.clear()
-                self._rendered_world = self.world
             if full_key in self._rendered:
                 self._rendered.move_to_end(full_key)
                 return self._rendered[full_key]
