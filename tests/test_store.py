@@ -512,3 +512,61 @@ def test_a_killed_process_folder_is_removed_by_the_next_store_and_a_live_one_is_
     subprocess.run(command, check=True, timeout=60)
     assert not os.path.exists(orphan)
     assert os.path.isdir(live)
+
+
+def test_log_append_many_keeps_order_and_the_caps(store):
+    store.log_append_many("j", [{"i": i} for i in range(4)], 10, 1_000_000)
+    store.log_append_many("j", [{"i": i} for i in range(4, 9)], 6, 1_000_000)
+    assert [e["i"] for e in store.log_items("j")] == [3, 4, 5, 6, 7, 8]
+
+
+def test_group_commit_writes_the_appends_that_waited_in_one_step(shared_backend, make_store):
+    """While one append is being written, the others gather; the next writer stores them all at once."""
+    import threading
+
+    from emulator.core.journal import RequestLog
+
+    store = make_store(shared_backend)
+    calls: list[int] = []
+    first_in, release = threading.Event(), threading.Event()
+    plain = store.log_append_many
+
+    def log_append_many(name, items, max_items, max_bytes):
+        calls.append(len(items))
+        if len(calls) == 1:
+            first_in.set()
+            release.wait(10)
+        return plain(name, items, max_items, max_bytes)
+
+    store.log_append_many = log_append_many
+    log = RequestLog(store, "journal", 1000, 1_000_000)
+    threads = [threading.Thread(target=log.record, args=({"i": 0},))]
+    threads[0].start()
+    assert first_in.wait(10)
+    threads += [threading.Thread(target=log.record, args=({"i": i},)) for i in range(1, 11)]
+    for thread in threads[1:]:
+        thread.start()
+    while len(log._group._waiting) < 10:  # all ten are waiting behind the first write
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert calls == [1, 10]
+    assert sorted(e["i"] for e in log.items()) == list(range(11)) and log.items()[0] == {"i": 0}
+
+
+def test_group_commit_refuses_a_group_of_a_replaced_generation_whole(shared_backend, make_store):
+    from emulator.core.journal import RequestLog
+    from emulator.core.store import StaleGeneration
+
+    store = make_store(shared_backend)
+    log = RequestLog(store, "journal", 1000, 1_000_000)
+    store.pin_generation(0)
+    log.record({"i": 1})
+    store.pin_generation(None)
+    store.new_generation({})
+    store.pin_generation(0)  # a call of the old world
+    with pytest.raises(StaleGeneration):
+        log.record({"i": 2})
+    store.pin_generation(None)
+    assert log.items() == []  # the reset emptied it, and the stale entry never landed

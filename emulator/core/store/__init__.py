@@ -129,7 +129,7 @@ class Outage:
 # The Store interface's operations, each guarded by `outages_answered`: those that only read, and the writes.
 READS = ("get", "get_many", "map_get", "map_all", "log_items", "export")
 WRITES = ("put", "put_if_absent", "delete", "update", "incr", "window_hit", "map_put", "map_take", "map_delete",
-          "log_append", "log_clear", "wipe", "new_generation", "drop")
+          "log_append_many", "log_clear", "wipe", "new_generation", "drop")
 
 
 def outages_answered(cls):
@@ -254,9 +254,14 @@ class Store(ABC):
 
     # --- capped logs -----------------------------------------------------------------------------
 
-    @abstractmethod
     def log_append(self, name: str, item: dict, max_items: int, max_bytes: int) -> None:
         """Append item; drop the oldest while there are more than max_items or max_bytes of JSON."""
+        self.log_append_many(name, [item], max_items, max_bytes)
+
+    @abstractmethod
+    def log_append_many(self, name: str, items: list[dict], max_items: int, max_bytes: int) -> None:
+        """Append items in order, in one atomic step (one transaction, one script); then drop the oldest
+        while there are more than max_items or max_bytes of JSON."""
 
     @abstractmethod
     def log_items(self, name: str) -> list[dict]:

@@ -130,13 +130,13 @@ class MemoryStore(TemporaryFiles, Store):
         with self._lock:
             return dict(self._maps.get(name, {}))
 
-    def log_append(self, name: str, item: dict, max_items: int, max_bytes: int) -> None:
-        size = len(json.dumps(item, separators=(",", ":"), default=str))
+    def log_append_many(self, name: str, items: list[dict], max_items: int, max_bytes: int) -> None:
+        sized = [(len(json.dumps(item, separators=(",", ":"), default=str)), item) for item in items]
         with self._lock:
             self._check()
             entries, total = self._logs.setdefault(name, (deque(), [0]))
-            entries.append((size, item))
-            total[0] += size
+            entries.extend(sized)
+            total[0] += sum(size for size, _ in sized)
             while entries and (len(entries) > max_items or total[0] > max_bytes):
                 total[0] -= entries.popleft()[0]
 

@@ -94,9 +94,13 @@ return value
 # KEYS (after the generation's): the list, its byte total. ARGV (after the pinned generation): the
 # item's JSON, max items, max bytes.
 LOG_APPEND = CHECK + """
-local count = redis.call('RPUSH', KEYS[2], ARGV[2])
-local total = redis.call('INCRBY', KEYS[3], string.len(ARGV[2]))
-local max_items, max_bytes = tonumber(ARGV[3]), tonumber(ARGV[4])
+local max_items, max_bytes = tonumber(ARGV[2]), tonumber(ARGV[3])
+local count, added = 0, 0
+for i = 4, #ARGV do
+  count = redis.call('RPUSH', KEYS[2], ARGV[i])
+  added = added + string.len(ARGV[i])
+end
+local total = redis.call('INCRBY', KEYS[3], added)
 if count <= max_items and total <= max_bytes then return count end
 while count > 0 and (count > max_items or total > max_bytes) do
   total = total - string.len(redis.call('LPOP', KEYS[2]))
@@ -341,10 +345,10 @@ class RedisStore(TemporaryFiles, Store):
 
     # --- capped logs -----------------------------------------------------------------------------
 
-    def log_append(self, name: str, item: dict, max_items: int, max_bytes: int) -> None:
+    def log_append_many(self, name: str, items: list[dict], max_items: int, max_bytes: int) -> None:
         # ASCII JSON (json.dumps's default), so its length in characters is its length in bytes.
-        text = json.dumps(item, separators=(",", ":"), default=str)
-        self._run("log_append", [self._key("l", name), self._key("n", name)], [text, max_items, max_bytes])
+        texts = [json.dumps(item, separators=(",", ":"), default=str) for item in items]
+        self._run("log_append", [self._key("l", name), self._key("n", name)], [max_items, max_bytes, *texts])
 
     def log_items(self, name: str) -> list[dict]:
         return [json.loads(text) for text in self._redis.lrange(self._key("l", name), 0, -1)]

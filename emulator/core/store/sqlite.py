@@ -267,17 +267,19 @@ class SqliteStore(Store):
 
     # --- capped logs -----------------------------------------------------------------------------
 
-    def log_append(self, name: str, item: dict, max_items: int, max_bytes: int) -> None:
+    def log_append_many(self, name: str, items: list[dict], max_items: int, max_bytes: int) -> None:
         """Insert, then drop the oldest while over a cap; a running total (log_size) spares a scan per append."""
-        text = json.dumps(item, separators=(",", ":"), default=str)
+        texts = [json.dumps(item, separators=(",", ":"), default=str) for item in items]
+        added = sum(len(text) for text in texts)
 
         def run(conn):
             ns = self.namespace
-            conn.execute("INSERT INTO log (ns, name, size, value) VALUES (?, ?, ?, ?)", (ns, name, len(text), text))
+            conn.executemany("INSERT INTO log (ns, name, size, value) VALUES (?, ?, ?, ?)",
+                             [(ns, name, len(text), text) for text in texts])
             items, total = conn.execute(
-                "INSERT INTO log_size (ns, name, items, bytes) VALUES (?, ?, 1, ?) ON CONFLICT (ns, name) "
-                "DO UPDATE SET items = items + 1, bytes = bytes + excluded.bytes RETURNING items, bytes",
-                (ns, name, len(text))).fetchone()
+                "INSERT INTO log_size (ns, name, items, bytes) VALUES (?, ?, ?, ?) ON CONFLICT (ns, name) "
+                "DO UPDATE SET items = items + excluded.items, bytes = bytes + excluded.bytes RETURNING items, bytes",
+                (ns, name, len(texts), added)).fetchone()
             if items <= max_items and total <= max_bytes:
                 return
             cut, dropped, dropped_bytes = None, 0, 0
