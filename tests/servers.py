@@ -2,10 +2,12 @@
 (restarts, kill -9, replicas on one store). Imported by test modules as `from servers import ...`."""
 from __future__ import annotations
 
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import requests
@@ -25,10 +27,15 @@ class EmulatorProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(self.port), *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # The output is read as it comes (a server that logs a lot must never block on a full pipe):
+        # readline() hands the lines out in order, output() the rest once the server has stopped.
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + seconds
         while True:
             if self.proc.poll() is not None:
-                raise AssertionError(f"server exited: {self.proc.stdout.read()}")
+                raise AssertionError(f"server exited: {self.output()}")
             try:
                 requests.get(f"{self.url}/_emulator/health", timeout=2)
                 return
@@ -37,11 +44,33 @@ class EmulatorProcess:
                     raise AssertionError("server never answered") from None
                 time.sleep(0.05)
 
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put("")  # the end
+
+    def readline(self, timeout: float = 30) -> str:
+        """The next line of output ("" once the server has exited and everything was read)."""
+        line = self._lines.get(timeout=timeout)
+        if line == "":
+            self._lines.put("")  # stays at the end
+        return line
+
+    def output(self) -> str:
+        """The output not read yet, once the server has exited (it is stopped first)."""
+        self.stop()
+        self._reader.join(timeout=10)
+        lines = []
+        while (line := self.readline(timeout=1)) != "":
+            lines.append(line)
+        return "".join(lines)
+
     def banner(self) -> str:
         """The start-up banner, up to its `state:` line."""
         lines: list[str] = []
         while not lines or "state:" not in lines[-1]:
-            lines.append(self.proc.stdout.readline())
+            lines.append(self.readline())
+            assert lines[-1], "".join(lines)
         return "".join(lines)
 
     def kill(self) -> None:

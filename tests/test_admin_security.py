@@ -170,7 +170,7 @@ def test_admin_auth_from_the_environment_and_the_banner_names_only_the_user(monk
         assert requests.get(f"{server.url}/_emulator/world", auth=("ops", "env-secret")).status_code == 200
     finally:
         server.stop()
-    assert "env-secret" not in banner + server.proc.stdout.read()
+    assert "env-secret" not in banner + server.output()
 
 
 @pytest.mark.parametrize("args, env, words", [

@@ -92,17 +92,13 @@ def own_redis(tmp_path):
 
 
 class Server(EmulatorProcess):
-    """A server whose whole output is kept, to count its log lines once it has stopped."""
+    """A server stopped after each test; its log lines are counted from output() once it has stopped."""
 
     started: list["Server"] = []  # stopped after each test, whatever happened (see `stop_servers`)
 
     def __init__(self, *args: str):
         super().__init__(*args)
         Server.started.append(self)
-
-    def output(self) -> str:
-        self.stop()
-        return self.proc.stdout.read()
 
 
 def stop_all() -> None:

@@ -195,7 +195,8 @@ def full_banner(server: EmulatorProcess) -> str:
     """The whole start-up banner: up to the last vendor's credentials line."""
     lines: list[str] = []
     while not lines or not lines[-1].startswith("  parkup:"):
-        lines.append(server.proc.stdout.readline())
+        lines.append(server.readline())
+        assert lines[-1], "".join(lines)
     return "".join(lines)
 
 
