@@ -361,13 +361,17 @@ class RedisStore(TemporaryFiles, Store):
     def wipe(self, prefixes: list[str] | None = None) -> None:
         """SCAN the namespace and UNLINK in batches. Not one atomic step: a write racing a wipe may
         survive it (a scenario that changes the world; a reset is `new_generation`, which is atomic)."""
-        client = self._redis
         skip = len(self._prefix) + 2  # past `{type}:`
 
         def doomed(key: str) -> bool:
             name = key[skip:]
             return name.startswith(tuple(prefixes)) if prefixes else not name.startswith("meta:")
 
+        self._unlink_where(doomed)
+
+    def _unlink_where(self, doomed: Callable[[str], bool]) -> None:
+        """SCAN this namespace's keys and UNLINK those `doomed` names, in batches."""
+        client = self._redis
         batch: list[str] = []
         for key in client.scan_iter(match=_glob_escape(self._prefix) + "*", count=SCAN_BATCH):
             if doomed(key):
@@ -418,15 +422,7 @@ class RedisStore(TemporaryFiles, Store):
         return state
 
     def drop(self) -> None:
-        client = self._redis
-        batch: list[str] = []
-        for key in client.scan_iter(match=_glob_escape(self._prefix) + "*", count=SCAN_BATCH):
-            batch.append(key)
-            if len(batch) >= SCAN_BATCH:
-                client.unlink(*batch)
-                batch = []
-        if batch:
-            client.unlink(*batch)
+        self._unlink_where(lambda key: True)
         self.close_files()
 
     def close(self) -> None:
