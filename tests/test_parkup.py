@@ -315,3 +315,16 @@ def test_scenario_rate_limit_answers_429(report_emulator, http):
     assert int(response.headers["Retry-After"]) >= 1
     report_emulator.advance(61)
     assert post(report_emulator, http, body).status_code == 200
+
+
+def test_more_customers_than_four_digit_ids_are_drawn_and_answered(report_emulator, http):
+    """10,000 customers: more than the 9,000 four-digit ids (drawing distinct ones once never ended)."""
+    use_world(report_emulator, {"parkup": {"customer_count": 10_000, "users_per_customer": 1}})
+    found = []
+    for offset in range(0, 10_000, 1000):
+        page = http.get(f"{report_emulator.url}/_emulator/world",
+                        params={"vendor": "parkup", "offset": offset, "limit": 1000}).json()
+        found += page["parkup"]["users"]
+    assert page["page"]["totals"]["parkup"]["users"] == 10_000
+    assert len(found) == 10_000 and len({u["customerId"] for u in found}) == 10_000
+    assert len({u["refId"] for u in found}) == 10_000

@@ -127,8 +127,11 @@ class ParkUpModel(VendorModel):
             customers: list[int] = []
             seen: set[int] = set()  # customers' members, for a membership test that does not grow with scale
             named_ids = {u.get("customerId") for u in named}
+            # Four-digit ids, as ParkUp's are, while they are plentiful; a wider range past half of
+            # them, so that drawing distinct ones always ends (a scenario may ask for a million).
+            top = 9999 if customer_count <= 4500 else 1000 + 2 * customer_count + len(named_ids)
             while len(customers) < customer_count:
-                candidate = rng.randint(1000, 9999)
+                candidate = rng.randint(1000, top)
                 if candidate not in seen and candidate not in named_ids:
                     customers.append(candidate)
                     seen.add(candidate)
@@ -137,11 +140,13 @@ class ParkUpModel(VendorModel):
             for u in named:
                 customer = u.get("customerId")
                 pairs.append((u["refId"], int(customer) if customer is not None else (customers or [rng.randint(1000, 9999)])[0]))
+            # refIds: two letters and four digits (26 * 26 * 9,000 of them), more digits past half of those.
+            digits_top = 9999 if len(customers) * per_customer <= 3_000_000 else 2 * len(customers) * per_customer
             for customer in customers:
                 for _ in range(per_customer):
                     ref_id = None
                     while ref_id is None or ref_id in taken:
-                        ref_id = "".join(rng.choice(string.ascii_uppercase) for _ in range(2)) + str(rng.randint(1000, 9999))
+                        ref_id = "".join(rng.choice(string.ascii_uppercase) for _ in range(2)) + str(rng.randint(1000, digits_top))
                     taken.add(ref_id)
                     pairs.append((ref_id, customer))
             return [User(ref_id, customer, i, round(rng.uniform(0.3, 4.0), 2)) for i, (ref_id, customer) in enumerate(pairs)]
