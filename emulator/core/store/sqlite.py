@@ -14,6 +14,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 from typing import Any, Callable
 
 from . import (DELETE, GENERATION, OPERATION_TIMEOUT_SECONDS, SCHEMA_VERSION, VERSION, Store, StoreError,
@@ -25,6 +26,10 @@ BUSY_TIMEOUT_MS = int(OPERATION_TIMEOUT_SECONDS * 1000)
 # Before the server answers anyone (several workers setting up one new file at once, on a busy
 # machine), a call may wait this long: a start-up that gives up would stop the server.
 STARTUP_BUSY_TIMEOUT_MS = 10_000
+# A writer that finds another process holding SQLite's write lock tries again this often, until the
+# busy timeout. SQLite's own busy handler sleeps 1, 2, 5, 10 ... up to 100 ms between its tries, so
+# two busy workers lost most of their time asleep while the lock was free.
+WRITE_RETRY_SECONDS = 0.0002
 FILE_MODE = 0o600  # state.db, its -wal and -shm, and report files: the link secret is in them
 FOLDER_MODE = 0o700  # state.db.files/
 
@@ -69,6 +74,9 @@ class SqliteStore(Store):
         # waking when the lock is free: with 32 threads, most of a busy server's time went there.
         # Waiting here wakes at once; only one thread per process then contends across processes.
         self._writer = threading.Lock()
+        # The process's write connection (used under _writer; shared with the tenants' views): SQLite's
+        # busy handler is off on it (busy_timeout 0), the lock is waited for in `_begin`.
+        self._write_conn: dict[str, Any] = {"conn": None, "pid": None}
         self._check_and_create()
         if os.path.isdir(f"{path}.files"):  # made by an older emulator with the umask's mode
             try:
@@ -152,16 +160,41 @@ class SqliteStore(Store):
     def _write(self, fn: Callable[[sqlite3.Connection], Any], check: bool = True) -> Any:
         """Run fn inside one write transaction (SQLite's write lock, held across processes), after
         checking the pinned generation in the same transaction (a reset is one such transaction)."""
-        conn = self._db
+        started = time.monotonic()
         if not self._writer.acquire(timeout=self._busy_ms / 1000):
             raise sqlite3.OperationalError("database is locked (another thread of this process held the write lock)")
         try:
+            conn = self._writer_db()
+            self._begin(conn, started + self._busy_ms / 1000)
             return self._write_locked(conn, fn, check)
         finally:
             self._writer.release()
 
+    def _writer_db(self) -> sqlite3.Connection:
+        held = self._write_conn
+        if held["conn"] is None or held["pid"] != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 0")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            held["conn"], held["pid"] = conn, os.getpid()
+        return held["conn"]
+
+    @staticmethod
+    def _begin(conn: sqlite3.Connection, deadline: float) -> None:
+        """BEGIN IMMEDIATE (SQLite's write lock), trying again every WRITE_RETRY_SECONDS until deadline."""
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(WRITE_RETRY_SECONDS)
+
     def _write_locked(self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any], check: bool) -> Any:
-        conn.execute("BEGIN IMMEDIATE")
+        """The rest of a write transaction begun by `_begin`."""
         try:
             pinned = self._pinned.get()
             if check and pinned is not None:
@@ -389,3 +422,8 @@ class SqliteStore(Store):
         if conn is not None and self._local.pid == os.getpid():
             conn.close()
         self._local = threading.local()
+        with self._writer:
+            held = self._write_conn
+            if held["conn"] is not None and held["pid"] == os.getpid():
+                held["conn"].close()
+            held["conn"] = held["pid"] = None
