@@ -1,7 +1,8 @@
 """The Echo360 world and its activity. Never imports Flask.
 
 Entities (institution, courses, sections per term, lessons, media, students, instructors) are made
-once per world from the seed. Activity is generated per day from (seed, family, day) - or, for
+on demand, each from (seed, kind, index), and kept in bounded caches (see EchoWorld), so the world
+costs nothing until used and its memory is bounded at any --scale. Activity is generated per day from (seed, family, day) - or, for
 activity tied to one lecture (live views, poll responses), from (seed, family, media) and filed
 under the day of that lecture - so the same window gives the same rows and overlapping windows
 agree on their common days. Every report row is an event `(ts, head, tail)`: the row is
@@ -828,6 +829,9 @@ def event_batches(w: EchoWorld, events: Callable[[EchoWorld, int], list | VideoS
             for i in range(0, len(todays), batch):
                 yield [head + (format_ts(ts),) + tail for ts, head, tail in todays[i:i + batch]]
             a = b
+        for source, events_of in cache.items():  # keep only what spills past this day
+            if not isinstance(events_of, VideoSessions):
+                cache[source] = [e for e in events_of if e[0] >= (day + 1) * DAY]
 
 
 def to_epoch_window(start: datetime, end: datetime, history_start: datetime, cutoff: datetime) -> tuple[int, int]:
