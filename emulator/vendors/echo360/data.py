@@ -468,10 +468,10 @@ class EchoWorld:
             numbers.extend((t, media.index, roster[int(rng.random() * len(roster))], ticks))
         return VideoSessions(self, numbers)
 
-    def player_sessions(self, day: int) -> list[dict]:
-        """Public-link, embedded and interactive view sessions with their ~30-second beacons."""
+    def player_sessions(self, day: int) -> Iterator[dict]:
+        """Public-link, embedded and interactive view sessions with their ~30-second beacons, one at a
+        time (a day's hold ~400,000 beacons at --scale 1000)."""
         rng = self.day_rng("player_sessions", day)
-        sessions = []
         for _ in range(self.count(rng, day, "player_sessions")):
             t = self.time_in_day(rng, day)
             media = self.recent(rng, self.players, t)
@@ -500,14 +500,13 @@ class EchoWorld:
                     played.append([a, b])
             stale = rng.random() < 0.1
             end = wall + 48 * 3600 if stale else wall + rng.randrange(1, 25)
-            sessions.append({
+            yield {
                 "id": make_uuid(rng), "start": t, "media": media, "user": user, "channel": channel,
                 "lms": media.section.course.lms_name if channel == "embed" else "", "speed": speed, "volume": volume,
                 "cc": cc, "transcript": transcript, "start_pos": start_pos, "beacons": beacons,
                 "end": end, "end_status": "SESSION_STALE" if stale else "SESSION_END",
                 "played": _intervals_text(played), "final_pos": pos,
-            })
-        return sessions
+            }
 
     def live_viewers(self, media: Media) -> list[tuple[Person, list[tuple[int, str, str]]]]:
         """Viewers of a lecture's live stream: each with (ts, scope, JOIN|LEAVE) events, in order."""
@@ -730,14 +729,34 @@ def viewsessions_events(w: EchoWorld, day: int) -> list:
     return out
 
 
-def viewsessiondetails_events(w: EchoWorld, day: int) -> list:
-    out = []
+class SessionBeacons:
+    """One day's view-session beacons as numbers (time, interval start and end, session), sorted by
+    time, with each session's columns kept once: ~40 bytes a beacon instead of a ~350-byte row-to-be.
+    `between` makes the viewsessiondetails events of an hour."""
+
+    def __init__(self, sessions: list[tuple], beacons: list[tuple[int, int, int, int]]):
+        beacons.sort(key=itemgetter(0))  # stable: a session's beacons stay in order
+        self.sessions = sessions
+        self.walls, self.starts, self.ends, self.owners = (array("q", column) for column in zip(*beacons)) if beacons \
+            else (array("q") for _ in range(4))
+
+    def between(self, lo: int, hi: int) -> list[tuple]:
+        out = []
+        for k in range(bisect_left(self.walls, lo), bisect_left(self.walls, hi)):
+            ident, settings, flags = self.sessions[self.owners[k]]
+            a, b = self.starts[k], self.ends[k]
+            out.append((self.walls[k], (), ident + (f"[[{a},{b}]]",) + settings + (b,) + flags))
+        return out
+
+
+def viewsessiondetails_events(w: EchoWorld, day: int) -> SessionBeacons:
+    sessions, beacons = [], []
     for s in w.player_sessions(day):
-        ident = (s["id"], s["media"].id, s["media"].name, s["user"].id)
-        settings = (s["speed"], s["volume"])
-        flags = (s["transcript"], s["cc"])
-        out.extend((wall, (), ident + (f"[[{a},{b}]]",) + settings + (b,) + flags) for wall, a, b in s["beacons"])
-    return out
+        owner = len(sessions)
+        sessions.append(((s["id"], s["media"].id, s["media"].name, s["user"].id), (s["speed"], s["volume"]),
+                         (s["transcript"], s["cc"])))
+        beacons.extend((wall, a, b, owner) for wall, a, b in s["beacons"])
+    return SessionBeacons(sessions, beacons)
 
 
 def presentation_events(w: EchoWorld, day: int) -> list:
@@ -801,36 +820,41 @@ def qanda2_events(w: EchoWorld, day: int) -> list:
     return out
 
 
-def event_batches(w: EchoWorld, events: Callable[[EchoWorld, int], list | VideoSessions], spill_days: int,
+HOURLY = (VideoSessions, SessionBeacons)  # a day's events kept as numbers, made into rows an hour at a time
+
+
+def event_batches(w: EchoWorld, events: Callable[[EchoWorld, int], list | VideoSessions | SessionBeacons], spill_days: int,
                   lo: int, hi: int, batch: int = 20000) -> Iterator[list[tuple]]:
     """The rows of [lo, hi), day by day in time order. A day's rows come from the events of that day
     and of the `spill_days` before it (sessions that run past midnight, stale sessions, late answers).
-    Video sessions (VideoSessions) are turned into rows an hour at a time, so that memory holds one
-    hour of videoview rows, not a day's (millions at --scale 1000)."""
+    Video sessions and session beacons (VideoSessions, SessionBeacons: a day kept as numbers) are turned
+    into rows an hour at a time, so that memory holds one hour of rows, not a day's (millions at --scale 1000)."""
     if lo >= hi:
         return
-    cache: dict[int, list | VideoSessions] = {}
+    cache: dict[int, list | VideoSessions | SessionBeacons] = {}
     for day in range(lo // DAY, (hi - 1) // DAY + 1):
         day_lo, day_hi = max(lo, day * DAY), min(hi, (day + 1) * DAY)
         for source in range(day - spill_days, day + 1):
-            if source not in cache:
-                cache[source] = events(w, source)
+            if source not in cache:  # what falls before the window is never written: not kept either
+                made = events(w, source)
+                cache[source] = made if isinstance(made, HOURLY) else [e for e in made if e[0] >= day_lo]
+                del made
         for old in [d for d in cache if d < day - spill_days]:
             del cache[old]
         sources = [cache[source] for source in range(day - spill_days, day + 1)]
-        step = 3600 if any(isinstance(s, VideoSessions) for s in sources) else DAY
+        step = 3600 if any(isinstance(s, HOURLY) for s in sources) else DAY
         a = day_lo
         while a < day_hi:
             b = min(day_hi, a - a % step + step)  # windows end on the hour (or at midnight)
             todays = []
             for s in sources:
-                todays.extend(s.between(a, b) if isinstance(s, VideoSessions) else (e for e in s if a <= e[0] < b))
+                todays.extend(s.between(a, b) if isinstance(s, HOURLY) else (e for e in s if a <= e[0] < b))
             todays.sort(key=itemgetter(0))
             for i in range(0, len(todays), batch):
                 yield [head + (format_ts(ts),) + tail for ts, head, tail in todays[i:i + batch]]
             a = b
         for source, events_of in cache.items():  # keep only what spills past this day
-            if not isinstance(events_of, VideoSessions):
+            if not isinstance(events_of, HOURLY):
                 cache[source] = [e for e in events_of if e[0] >= (day + 1) * DAY]
 
 
