@@ -4,7 +4,7 @@ For each scale and each vendor, a fresh `report-emulator serve` process (manual 
 one request, the vendor's largest answer, and the script prints: the server's peak RSS (VmHWM from
 /proc, start-up included), the time to the first byte of the body, the total time and the bytes. Also,
 per scale: the start-up time (start to the first 200) and the first `GET /_emulator/world`, first for
-Strigo, Falkor and ParkUp alone (`?vendor=`), then whole (Echo360's part builds the Echo360 world).
+Strigo, Falkor and ParkUp alone (`?vendor=`), then whole; and whole as the first call of a fresh server.
 
 The largest answers:
 - Falkor: `POST /v1/logs/pathway-logs` for the pathway with the most users (chosen among the first six
@@ -13,7 +13,7 @@ The largest answers:
   (Strigo's reports are per event or course, whose size --scale does not change).
 - ParkUp: `POST /api/v3/business/report/event/user` for the first user over the widest window.
 - Echo360: a 1-day `videoview` report (gzip CSV): submitted, the clock advanced, the signed file downloaded.
-  Its rows grow with --scale; the first call builds the Echo360 world.
+  Its rows grow with --scale.
 
     python bench/memory.py [--scales 1,100,1000] [--vendors falkor,strigo,parkup,echo360] [--baseline DIR]
            [--timeout 600]
@@ -139,13 +139,22 @@ def measure(scale: int, vendors: list[str], source: str | None, pick: dict, labe
     rows = []
     proc, base, startup = serve(scale, source)
     try:
-        # First without Echo360 (whose part builds the whole Echo360 world), then the whole world.
+        # First without Echo360, then the whole world.
         for path in ("/_emulator/world?vendor=strigo,falkor,parkup", "/_emulator/world"):
             started = time.perf_counter()
             status, _, _, size, _ = call(base, "GET", path)
             rows.append({"tree": label, "scale": scale, "what": "GET " + path.replace("vendor=", ""), "status": status,
                          "seconds": time.perf_counter() - started, "bytes": size, "startup": startup,
                          "rss_mb": peak_rss_mb(proc.pid)})
+    finally:
+        stop_server(proc)
+    proc, base, startup = serve(scale, source)
+    try:  # the whole world as the first call of a fresh server
+        started = time.perf_counter()
+        status, _, _, size, _ = call(base, "GET", "/_emulator/world")
+        rows.append({"tree": label, "scale": scale, "what": "GET /_emulator/world, first call", "status": status,
+                     "seconds": time.perf_counter() - started, "bytes": size, "startup": startup,
+                     "rss_mb": peak_rss_mb(proc.pid)})
     finally:
         stop_server(proc)
     worlds = rows[:]

@@ -13,6 +13,7 @@ from .limits import WORLD_PAGE, WORLD_PAGE_MAX, LimitExceeded, read_json
 from .regex import compile_regex, search
 from .scenarios import MatchSchema, json_subset
 from .tenants import current_emulator
+from .world import Listing
 
 admin = Blueprint("_emulator", __name__, url_prefix="/_emulator")
 
@@ -192,8 +193,8 @@ def world():
     totals: dict[str, dict[str, int]] = {}
     for name in names:
         summary = emulator().vendors[name].world_summary()
-        totals[name] = {key: len(value) for key, value in summary.items() if isinstance(value, list)}
-        answer[name] = {key: value[offset:offset + limit] if isinstance(value, list) else value
+        totals[name] = {key: len(value) for key, value in summary.items() if isinstance(value, (list, Listing))}
+        answer[name] = {key: value[offset:offset + limit] if isinstance(value, (list, Listing)) else value
                         for key, value in summary.items()}
     answer["page"] = {"offset": offset, "limit": limit, "totals": totals}
     return jsonify(answer)

@@ -13,7 +13,7 @@ import random
 import threading
 from datetime import date, datetime, timedelta, timezone
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 HISTORY_DAYS = 365
 
@@ -22,6 +22,26 @@ def stable_hash(*key: Any) -> int:
     """A 64-bit integer from the repr of key: stable across processes (unlike hash())."""
     digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
+
+
+class Listing(Sequence):
+    """A read-only list of `length` items, each made by `item(index)` when asked for: a world listing
+    too long to build whole (GET /_emulator/world pages it)."""
+
+    def __init__(self, length: int, item: Callable[[int], Any]):
+        self._length, self._item = length, item
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._item(i) for i in range(*index.indices(self._length))]
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError(index)
+        return self._item(index)
 
 
 class World:

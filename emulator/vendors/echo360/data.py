@@ -1,7 +1,8 @@
 """The Echo360 world and its activity. Never imports Flask.
 
 Entities (institution, courses, sections per term, lessons, media, students, instructors) are made
-once per world from the seed. Activity is generated per day from (seed, family, day) - or, for
+on demand, each from (seed, kind, index), and kept in bounded caches (see EchoWorld), so the world
+costs nothing until used and its memory is bounded at any --scale. Activity is generated per day from (seed, family, day) - or, for
 activity tied to one lecture (live views, poll responses), from (seed, family, media) and filed
 under the day of that lecture - so the same window gives the same rows and overlapping windows
 agree on their common days. Every report row is an event `(ts, head, tail)`: the row is
@@ -12,14 +13,16 @@ Times are whole epoch seconds (UTC); a day is an epoch-day number.
 """
 from __future__ import annotations
 
+import functools
 import re
-from array import array
 import uuid
-from bisect import bisect_right
+from array import array
+from bisect import bisect_left, bisect_right
+from itertools import groupby
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from operator import itemgetter
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
 DAY = 86400
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -108,6 +111,17 @@ def _intervals_text(intervals) -> str:
 
 # --- entities ------------------------------------------------------------------------------------
 
+# The world is made lazily, by index: each entity is a pure function of (seed, kind, index) and is kept
+# in a bounded cache (functools.lru_cache, least recently used out). Sizes at --scale 1000: 300,000
+# students, 15,000 instructors, 12,000 courses, ~90,000 sections, 600,000 media; the caches hold:
+CACHE_PEOPLE = 30_000  # students, and instructors apart (~0.4 kB each: ~12 MB at most)
+CACHE_COURSES = 20_000  # courses (~0.4 kB each)
+CACHE_SECTIONS = 10_000  # (course, term) -> its one or two sections (~0.6 kB: ~6 MB)
+CACHE_MEDIA = 20_000  # media by index (~1 kB each with polls: ~20 MB)
+CACHE_DAYS = 64  # per day: the media published that day (per kind group), the lectures of a day
+CACHE_INDEX = 4096  # capture day -> first media index
+
+
 @dataclass(slots=True)
 class Person:
     id: str
@@ -115,10 +129,7 @@ class Person:
     last: str
     email: str
     role: str
-
-    @property
-    def tail(self) -> tuple:
-        return (self.id, self.first, self.last, self.email, self.role)
+    tail: tuple = ()  # (id, first, last, email, role): the columns every report ends a user with
 
 
 @dataclass(slots=True)
@@ -139,7 +150,7 @@ class Section:
     course: Course
     term: str
     instructor: Person
-    roster: Sequence[int]  # indexes into students, an array: at --scale 1000 there are a million of them
+    roster: range  # indexes of students: distinct, made by arithmetic
 
 
 @dataclass(slots=True)
@@ -172,6 +183,7 @@ class Media:
     slide_count: int = 0
     polls: list[Poll] = field(default_factory=list)
     head7: tuple = ()  # (id, name, sectionId, sectionNumber, courseId, courseIdentifier, courseName)
+    index: int = 0
 
     @property
     def duration_min(self) -> float:
@@ -190,103 +202,198 @@ class Engagement:
     live: int = 0
 
 
+class Kinds:
+    """The media of some kinds, by arithmetic over the media index: media i is `KIND_PATTERN[i % 10]`."""
+
+    def __init__(self, name: str, kinds: tuple[str, ...], media_count: int, span_days: int):
+        self.name, self.kinds = name, kinds
+        self.slots = [p for p, kind in enumerate(KIND_PATTERN) if kind in kinds]
+        # How far back a viewer reaches: the group's media of about 60 days.
+        self.window = max(1, self.below(media_count) * 60 // max(span_days, 1))
+
+    def below(self, n: int) -> int:
+        """How many of the media 0..n-1 are of these kinds."""
+        whole, rest = divmod(n, len(KIND_PATTERN))
+        return whole * len(self.slots) + sum(1 for p in self.slots if p < rest)
+
+    def nth(self, k: int) -> int:
+        """The media index of the k-th (from 0) media of these kinds."""
+        whole, rest = divmod(k, len(self.slots))
+        return whole * len(KIND_PATTERN) + self.slots[rest]
+
+
+def _weekday(day: int) -> int:
+    return (day + 3) % 7  # 1970-01-01 was a Thursday
+
+
+def term_start_day(term: str) -> int:
+    season, year = term.split()
+    month = {"Spring": 1, "Summer": 6, "Fall": 8}[season]
+    return date(int(year), month, 1).toordinal() - EPOCH_ORDINAL
+
+
+class VideoSessions:
+    """One day's video sessions as numbers, four per session (start, media index, student index,
+    number of 30-second ticks), sorted by start: about 32 bytes a session, where the rows they stand
+    for (a videoview row every 30 s) are made an hour at a time by `between`, and the media and people
+    come from the world's bounded caches."""
+
+    def __init__(self, world: EchoWorld, numbers: array):
+        self.world = world
+        order = sorted(range(len(numbers) // 4), key=lambda k: numbers[4 * k])
+        self.numbers = array("q")
+        for k in order:
+            self.numbers.extend(numbers[4 * k:4 * k + 4])
+        self.starts = self.numbers[0::4]
+        self.longest = max((30 * (n - 1) for n in self.numbers[3::4]), default=0)
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, int]]:
+        return zip(*[iter(self.numbers)] * 4)
+
+    def between(self, a: int, b: int) -> list[tuple]:
+        """The videoview events (ts, head, tail) with a <= ts < b, by session then tick."""
+        w, numbers, out = self.world, self.numbers, []
+        for k in range(bisect_left(self.starts, a - self.longest), bisect_left(self.starts, b)):
+            t, media_index, student, ticks = numbers[4 * k:4 * k + 4]
+            first, end = max(0, -((t - a) // 30)), min(ticks, -((t - b) // 30))
+            if first < end:
+                media = w.media(media_index)
+                head, tail = media.head7, (media.duration_min,) + w.student(student).tail
+                out.extend((t + 30 * j, head, tail) for j in range(first, end))
+        return out
+
+
 class EchoWorld:
+    """One institution's world, made on demand by index (see the caches above): nothing is built whole,
+    so making it costs nothing and its memory is bounded at any --scale. The same seed gives the same
+    entity whatever asked for it first, in any process."""
+
     def __init__(self, world, sizes: dict[str, int]):
         self.world = world
         self.sizes = sizes
         self.activity = sizes["students"] / BASE_SIZES["students"]
-        rng = world.rng("echo360", "entities")
-        firsts, lasts = world.pool("first_name", 500), world.pool("last_name", 500)
-        self.organization = f"{lasts[rng.randrange(len(lasts))]} University"
-        domain = re.sub(r"[^a-z]", "", self.organization.split()[0].lower()) + ".edu"
-
-        def person(i: int, role: str) -> Person:
-            first, last = firsts[rng.randrange(len(firsts))], lasts[rng.randrange(len(lasts))]
-            local = re.sub(r"[^a-z.]", "", f"{first}.{last}".lower())
-            return Person(make_uuid(rng), first, last, f"{local}{i}@{domain}", role)
-
-        self.students = [person(i, "Student") for i in range(sizes["students"])]
-        self.instructors = [person(i, "Instructor") for i in range(sizes["instructors"])]
+        rng = world.rng("echo360", "institution")
+        self.firsts, self.lasts = world.pool("first_name", 500), world.pool("last_name", 500)
+        self.organization = f"{self.lasts[rng.randrange(len(self.lasts))]} University"
+        self.domain = re.sub(r"[^a-z]", "", self.organization.split()[0].lower()) + ".edu"
         self.rooms = [(f"{building.split()[0]} {100 + 10 * r + b}", building, campus)
                       for campus, buildings in CAMPUSES.items() for b, building in enumerate(buildings) for r in range(3)]
+        # Media: lectures captured on weekdays in class hours, spread evenly over the history (and the
+        # weeks before it), kinds interleaved in a fixed pattern, so every week has lectures of each kind
+        # (live-streamed ones, presentations with polls) whatever the seed.
+        self.first_sec = epoch(world.history_start) - 60 * DAY
+        self.last_sec = epoch(world.anchor) - 6 * 3600
+        self.first_day = self.first_sec // DAY
+        self.span_days = (self.last_sec - self.first_sec) // DAY
+        self.media_count = sizes["media"]
+        per_term = max(1, sizes["courses"]) * 1.5
+        self.roster_size = min(sizes["students"], max(5, int(sizes["students"] * 4 / per_term)))
+        self.videos = Kinds("videos", ("video",), self.media_count, self.span_days)
+        self.presentations = Kinds("presentations", ("presentation",), self.media_count, self.span_days)
+        self.players = Kinds("players", ("video", "interactive"), self.media_count, self.span_days)  # public links, embeds
+        # Bounded caches, one per world (a reference cycle through self: collected with the world).
+        self.student = functools.lru_cache(CACHE_PEOPLE)(self._student)
+        self.instructor = functools.lru_cache(CACHE_PEOPLE)(self._instructor)
+        self.course = functools.lru_cache(CACHE_COURSES)(self._course)
+        self.sections = functools.lru_cache(CACHE_SECTIONS)(self._sections)
+        self.media = functools.lru_cache(CACHE_MEDIA)(self._media)
+        self.first_index = functools.lru_cache(CACHE_INDEX)(self._first_index)
+        self.published_on = functools.lru_cache(CACHE_DAYS)(self._published_on)
+        self.lectures = functools.lru_cache(CACHE_DAYS)(self._lectures)
 
-        self.courses: list[Course] = []
-        for i in range(sizes["courses"]):
-            dept, code, titles = DEPARTMENTS[i % len(DEPARTMENTS)]
-            number = 100 + 100 * (i // len(DEPARTMENTS) % 4) + i // (4 * len(DEPARTMENTS)) + (i % len(DEPARTMENTS))
-            identifier = f"{code} {number}"
-            self.courses.append(Course(make_uuid(rng), identifier, titles[i // len(DEPARTMENTS) % len(titles)], dept,
-                                       f"_{100000 + i}_1", f"{identifier.replace(' ', '')}-LMS", f"{identifier} {titles[0]}"[:60]))
+    # --- entities by index -----------------------------------------------------------------------
 
-        # Sections: one or two per course and term over the history (and the weeks before it).
-        first_sec = epoch(world.history_start) - 60 * DAY
-        last_sec = epoch(world.anchor) - 6 * 3600
-        terms = sorted({term_name(s) for s in (*range(first_sec - 3 * DAY, last_sec, 10 * DAY), last_sec)})
-        per_term = max(1, len(self.courses)) * 1.5
-        roster_size = max(5, min(len(self.students), int(len(self.students) * 4 / per_term)))
-        self.sections: dict[tuple[str, str], list[Section]] = {}
-        for course in self.courses:
-            for term in terms:
-                count = 1 + (rng.random() < 0.5)
-                self.sections[(course.id, term)] = [
-                    Section(make_uuid(rng), f"{n + 1:03d}", course, term,
-                            self.instructors[rng.randrange(len(self.instructors))],
-                            array("l", rng.sample(range(len(self.students)), roster_size)))
-                    for n in range(count)
-                ]
+    def _person(self, kind: str, i: int, role: str) -> Person:
+        rng = self.world.rng("echo360", kind, i)
+        first, last = self.firsts[rng.randrange(len(self.firsts))], self.lasts[rng.randrange(len(self.lasts))]
+        local = re.sub(r"[^a-z.]", "", f"{first}.{last}".lower())
+        person = Person(make_uuid(rng), first, last, f"{local}{i}@{self.domain}", role)
+        person.tail = (person.id, first, last, person.email, role)
+        return person
 
-        # Media: lectures captured on weekdays in class hours, spread evenly over the history, kinds
-        # interleaved in a fixed pattern, so every week has lectures of each kind (live-streamed ones,
-        # presentations with polls) whatever the seed.
-        self.media: list[Media] = []
-        counters: dict[tuple[str, str], int] = {}
-        span_days = (last_sec - first_sec) // DAY
-        count = sizes["media"]
-        for i in range(count):
-            day = first_sec // DAY + i * span_days // count
-            if day_date(day).weekday() >= 5:
-                day -= day_date(day).weekday() - 4
-            created = min(day * DAY + rng.randrange(8, 18) * 3600 + rng.randrange(0, 3600, 60), last_sec)
-            course = self.courses[rng.randrange(len(self.courses))]
-            section = rng.choice(self.sections[(course.id, term_name(created))])
-            kind = KIND_PATTERN[i % len(KIND_PATTERN)]
-            live_slot = i % len(KIND_PATTERN) in LIVE_SLOTS
-            n = counters[(section.id, kind)] = counters.get((section.id, kind), 0) + 1
-            lesson_name = f"{course.identifier} Class {day_date(created // DAY).strftime('%b %d')}"
-            if kind == "video":
-                duration = rng.randrange(10, 76) * 60 + rng.randrange(60)
-                scheduled = int(live_slot or rng.random() < 0.5)
-                media = Media(make_uuid(rng), kind, f"{course.identifier} - Lecture {n}", section, make_uuid(rng),
-                              lesson_name, created, created + duration + rng.randrange(600, 7200), duration,
-                              scheduled=scheduled, transcribed=int(rng.random() < 0.6),
-                              device=rng.choice(SCHEDULED_DEVICES if scheduled else AD_HOC_DEVICES),
-                              room=rng.choice(self.rooms) if scheduled else ("", "", ""),
-                              live=live_slot)
-            elif kind == "presentation":
-                media = Media(make_uuid(rng), kind, f"{course.identifier} - Slides {n}", section, make_uuid(rng),
-                              lesson_name, created, created, 50 * 60, slide_count=rng.randrange(10, 61))
-                media.polls = [self._poll(rng, course) for _ in range(rng.choice((1, 1, 2, 3)))]
+    def _student(self, i: int) -> Person:
+        return self._person("student", i, "Student")
+
+    def _instructor(self, i: int) -> Person:
+        return self._person("instructor", i, "Instructor")
+
+    def _course(self, i: int) -> Course:
+        rng = self.world.rng("echo360", "course", i)
+        dept, code, titles = DEPARTMENTS[i % len(DEPARTMENTS)]
+        number = 100 + 100 * (i // len(DEPARTMENTS) % 4) + i // (4 * len(DEPARTMENTS)) + (i % len(DEPARTMENTS))
+        identifier = f"{code} {number}"
+        return Course(make_uuid(rng), identifier, titles[i // len(DEPARTMENTS) % len(titles)], dept,
+                      f"_{100000 + i}_1", f"{identifier.replace(' ', '')}-LMS", f"{identifier} {titles[0]}"[:60])
+
+    def _sections(self, course_index: int, term: str) -> tuple[Section, ...]:
+        """A course's one or two sections in a term, each with its instructor and roster."""
+        rng = self.world.rng("echo360", "sections", course_index, term)
+        course = self.course(course_index)
+        return tuple(Section(make_uuid(rng), f"{n + 1:03d}", course, term,
+                             self.instructor(rng.randrange(self.sizes["instructors"])), self._roster(rng))
+                     for n in range(1 + (rng.random() < 0.5)))
+
+    def _roster(self, rng) -> range:
+        """roster_size distinct students, as a range with a random start and stride: no list to keep."""
+        students, size = self.sizes["students"], self.roster_size
+        stride = rng.randrange(1, max(1, (students - 1) // max(1, size - 1)) + 1)
+        start = rng.randrange(students - (size - 1) * stride)
+        return range(start, start + size * stride, stride)
+
+    def capture_day(self, i: int) -> int:
+        """The day media i was captured: spread evenly, a weekend's moved to its Friday (monotonic in i)."""
+        day = self.first_day + i * self.span_days // self.media_count
+        weekday = _weekday(day)
+        return day - (weekday - 4) if weekday >= 5 else day
+
+    def _first_index(self, day: int) -> int:
+        """The first media index captured on or after day (media_count if none)."""
+        lo, hi = 0, self.media_count
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.capture_day(mid) < day:
+                lo = mid + 1
             else:
-                duration = rng.randrange(5, 21) * 60 + rng.randrange(60)
-                media = Media(make_uuid(rng), kind, f"{course.identifier} - Interactive Module {n}", section,
-                              make_uuid(rng), lesson_name, created, created, duration)
-                media.polls = [self._poll(rng, course) for _ in range(rng.randrange(1, 4))]
-            media.head7 = (media.id, media.name, section.id, section.number, course.id, course.identifier, course.name)
-            self.media.append(media)
-        self.media.sort(key=lambda m: m.created)
-        self.by_id = {m.id: m for m in self.media}
+                hi = mid
+        return lo
 
-        def index(kinds: tuple[str, ...]):
-            items = sorted((m for m in self.media if m.kind in kinds), key=lambda m: m.published)
-            return [m.published for m in items], items, max(1, len(items) * 60 // max(span_days, 1))
+    def day_media(self, day: int) -> range:
+        """The indexes of the media captured on day."""
+        return range(self.first_index(day), self.first_index(day + 1))
 
-        self.videos = index(("video",))
-        self.presentations = index(("presentation",))
-        self.players = index(("video", "interactive"))  # media seen through public links and embeds
-        self.lectures_by_day: dict[int, list[Media]] = {}
-        for m in self.media:
-            if m.live or m.polls:
-                self.lectures_by_day.setdefault(m.created // DAY, []).append(m)
+    def _media(self, i: int) -> Media:
+        rng = self.world.rng("echo360", "media", i)
+        day = self.capture_day(i)
+        created = min(day * DAY + rng.randrange(8, 18) * 3600 + rng.randrange(0, 3600, 60), self.last_sec)
+        course_index = rng.randrange(self.sizes["courses"])
+        course = self.course(course_index)
+        term = term_name(created)
+        section = rng.choice(self.sections(course_index, term))
+        kind = KIND_PATTERN[i % len(KIND_PATTERN)]
+        live_slot = i % len(KIND_PATTERN) in LIVE_SLOTS
+        n = 1 + (day - term_start_day(term)) * 5 // 7  # about one class a weekday since the term began
+        lesson_name = f"{course.identifier} Class {day_date(created // DAY).strftime('%b %d')}"
+        if kind == "video":
+            duration = rng.randrange(10, 76) * 60 + rng.randrange(60)
+            scheduled = int(live_slot or rng.random() < 0.5)
+            media = Media(make_uuid(rng), kind, f"{course.identifier} - Lecture {n}", section, make_uuid(rng),
+                          lesson_name, created, created + duration + rng.randrange(600, 7200), duration,
+                          scheduled=scheduled, transcribed=int(rng.random() < 0.6),
+                          device=rng.choice(SCHEDULED_DEVICES if scheduled else AD_HOC_DEVICES),
+                          room=rng.choice(self.rooms) if scheduled else ("", "", ""),
+                          live=live_slot)
+        elif kind == "presentation":
+            media = Media(make_uuid(rng), kind, f"{course.identifier} - Slides {n}", section, make_uuid(rng),
+                          lesson_name, created, created, 50 * 60, slide_count=rng.randrange(10, 61))
+            media.polls = [self._poll(rng, course) for _ in range(rng.choice((1, 1, 2, 3)))]
+        else:
+            duration = rng.randrange(5, 21) * 60 + rng.randrange(60)
+            media = Media(make_uuid(rng), kind, f"{course.identifier} - Interactive Module {n}", section,
+                          make_uuid(rng), lesson_name, created, created, duration)
+            media.polls = [self._poll(rng, course) for _ in range(rng.randrange(1, 4))]
+        media.head7 = (media.id, media.name, section.id, section.number, course.id, course.identifier, course.name)
+        media.index = i
+        return media
 
     @staticmethod
     def _poll(rng, course: Course) -> Poll:
@@ -296,10 +403,29 @@ class EchoWorld:
         return Poll(make_uuid(rng), f"{course.identifier}: which statement about {rng.choice(TOPICS)} is true?",
                     content, options, rng.choice(options), rng.random() < 0.5, deleted_after)
 
+    def _published_on(self, kinds: Kinds, day: int) -> tuple[list[int], list[int]]:
+        """The media of kinds captured on day, by publication time: (times, indexes). A media is
+        published on its capture day (class hours end at 18:00; the longest video is out by 21:20)."""
+        found = sorted((self.media(i).published, i) for i in self.day_media(day) if KIND_PATTERN[i % 10] in kinds.kinds)
+        return [p for p, _ in found], [i for _, i in found]
+
+    def _lectures(self, day: int) -> list[Media]:
+        """The media captured on day that hold a live stream or polls."""
+        found = (self.media(i) for i in self.day_media(day) if i % len(KIND_PATTERN) in LIVE_SLOTS
+                 or KIND_PATTERN[i % len(KIND_PATTERN)] != "video")
+        return [m for m in found if m.live or m.polls]
+
+    def media_before(self, t: int) -> tuple[int, list[int]]:
+        """The media captured before t: (n, today), every index below n and the indexes in today
+        (captured on t's day, before t, in index order)."""
+        day = t // DAY
+        n = self.first_index(day)
+        return n, [i for i in self.day_media(day) if self.media(i).created < t]
+
     # --- helpers ---------------------------------------------------------------------------------
 
     def count(self, rng, day: int, what: str) -> int:
-        weekend = day_date(day).weekday() >= 5
+        weekend = _weekday(day) >= 5
         mean = DAILY[what] * self.activity * (0.5 if weekend else 1.0)
         return int(mean * (0.8 + 0.4 * rng.random()) + 0.5)
 
@@ -307,41 +433,45 @@ class EchoWorld:
     def time_in_day(rng, day: int) -> int:
         return day * DAY + bisect_right(_HOUR_CUM, rng.random()) * 3600 + rng.randrange(3600)
 
-    @staticmethod
-    def recent(rng, index, t: int) -> Media | None:
-        """A media published before t, most likely a recent one (students watch this week's lectures)."""
-        published, items, window = index
-        k = bisect_right(published, t)
+    def recent(self, rng, kinds: Kinds, t: int) -> Media | None:
+        """A media of kinds published at or before t, most likely a recent one (students watch this
+        week's lectures): those of the days before t's, by index, then t's own by publication time."""
+        day = t // DAY
+        before = kinds.below(self.first_index(day))
+        times, today = self.published_on(kinds, day)
+        k = before + bisect_right(times, t)
         if k == 0:
             return None
-        return items[k - 1 - int(rng.random() ** 2 * min(k, window))]
+        pos = k - 1 - int(rng.random() ** 2 * min(k, kinds.window))
+        return self.media(today[pos - before] if pos >= before else kinds.nth(pos))
 
     def viewer(self, rng, media: Media) -> Person:
         roster = media.section.roster
-        return self.students[roster[int(rng.random() * len(roster))]]
+        return self.student(roster[int(rng.random() * len(roster))])
 
     def day_rng(self, family: str, day: int):
         return self.world.rng("echo360", family, day_date(day).isoformat())
 
     # --- activity, per day -----------------------------------------------------------------------
 
-    def video_sessions(self, day: int) -> list[tuple[int, Media, Person, int]]:
-        """Classroom / media-details / group views: (start, media, user, number of 30-second ticks)."""
+    def video_sessions(self, day: int) -> VideoSessions:
+        """Classroom / media-details / group views of one day, kept as numbers (see VideoSessions)."""
         rng = self.day_rng("video_sessions", day)
-        sessions = []
+        numbers = array("q")
         for _ in range(self.count(rng, day, "video_sessions")):
             t = self.time_in_day(rng, day)
             media = self.recent(rng, self.videos, t)
             if media is None:
                 continue
             ticks = min(media.duration_s // 30, 1 + int(rng.expovariate(1 / MEAN_TICKS)))
-            sessions.append((t, media, self.viewer(rng, media), ticks))
-        return sessions
+            roster = media.section.roster
+            numbers.extend((t, media.index, roster[int(rng.random() * len(roster))], ticks))
+        return VideoSessions(self, numbers)
 
-    def player_sessions(self, day: int) -> list[dict]:
-        """Public-link, embedded and interactive view sessions with their ~30-second beacons."""
+    def player_sessions(self, day: int) -> Iterator[dict]:
+        """Public-link, embedded and interactive view sessions with their ~30-second beacons, one at a
+        time (a day's hold ~400,000 beacons at --scale 1000)."""
         rng = self.day_rng("player_sessions", day)
-        sessions = []
         for _ in range(self.count(rng, day, "player_sessions")):
             t = self.time_in_day(rng, day)
             media = self.recent(rng, self.players, t)
@@ -370,14 +500,13 @@ class EchoWorld:
                     played.append([a, b])
             stale = rng.random() < 0.1
             end = wall + 48 * 3600 if stale else wall + rng.randrange(1, 25)
-            sessions.append({
+            yield {
                 "id": make_uuid(rng), "start": t, "media": media, "user": user, "channel": channel,
                 "lms": media.section.course.lms_name if channel == "embed" else "", "speed": speed, "volume": volume,
                 "cc": cc, "transcript": transcript, "start_pos": start_pos, "beacons": beacons,
                 "end": end, "end_status": "SESSION_STALE" if stale else "SESSION_END",
                 "played": _intervals_text(played), "final_pos": pos,
-            })
-        return sessions
+            }
 
     def live_viewers(self, media: Media) -> list[tuple[Person, list[tuple[int, str, str]]]]:
         """Viewers of a lecture's live stream: each with (ts, scope, JOIN|LEAVE) events, in order."""
@@ -397,7 +526,7 @@ class EchoWorld:
                 events += [(auto, "LIVE_STREAM", "LEAVE"), (auto, "CLASSROOM", "LEAVE")]
             else:
                 events += [(leave, "LIVE_STREAM", "LEAVE"), (leave + rng.randrange(1, 10), "CLASSROOM", "LEAVE")]
-            viewers.append((self.students[roster[i]], events))
+            viewers.append((self.student(roster[i]), events))
         return viewers
 
     def poll_responses(self, media: Media) -> list[tuple[int, Poll, str, str, str, Person]]:
@@ -409,7 +538,7 @@ class EchoWorld:
             asked = media.created + rng.randrange(300, max(media.duration_s, 600))
             deleted = asked + poll.deleted_after if poll.deleted_after else None
             for i in rng.sample(range(len(roster)), int(len(roster) * (0.3 + 0.5 * rng.random()))):
-                user = self.students[roster[i]]
+                user = self.student(roster[i])
                 t = asked + rng.randrange(5, 120) if rng.random() < 0.85 else asked + rng.randrange(3600, 3 * DAY)
                 if deleted is not None and t >= deleted:
                     continue
@@ -476,22 +605,19 @@ class EchoWorld:
                 out.append((t, media))
         return out
 
-    def lectures(self, day: int) -> list[Media]:
-        return self.lectures_by_day.get(day, [])
-
     # --- the asset reports -----------------------------------------------------------------------
 
-    def engagement(self, lo: int, hi: int) -> dict[str, Engagement]:
+    def engagement(self, lo: int, hi: int) -> dict[int, Engagement]:
         """Each video's figures over [lo, hi), summed from the same events the other reports list:
         a view is counted at its start (videoview session, view session BEGIN, first LIVE_STREAM
         JOIN); watched time is 30 s per videoview tick, the beacon intervals of view sessions and the
         LIVE_STREAM JOIN..LEAVE spans (counted at the JOIN), each at its own timestamp in the window."""
-        figures: dict[str, Engagement] = {}
+        figures: dict[int, Engagement] = {}  # by media index
 
         def get(media: Media) -> Engagement:
-            e = figures.get(media.id)
+            e = figures.get(media.index)
             if e is None:
-                e = figures[media.id] = Engagement()
+                e = figures[media.index] = Engagement()
             return e
 
         def view(e: Engagement, t: int) -> None:
@@ -499,7 +625,8 @@ class EchoWorld:
             e.last_view = max(e.last_view, t)
 
         for day in range(lo // DAY - 3, (hi - 1) // DAY + 1):
-            for t, media, _user, ticks in self.video_sessions(day):
+            for t, media_index, _student, ticks in self.video_sessions(day):
+                media = self.media(media_index)
                 inside = sum(1 for j in range(ticks) if lo <= t + 30 * j < hi)
                 if lo <= t < hi or inside:
                     e = get(media)
@@ -536,37 +663,43 @@ class EchoWorld:
                     get(media).downloads += 1
         return figures
 
-    def asset_rows(self, lo: int, hi: int, cutoff: int, all_videos: bool) -> list[tuple]:
+    def asset_batches(self, lo: int, hi: int, cutoff: int, all_videos: bool, batch: int = 5000) -> Iterator[list[tuple]]:
+        """The asset report's rows: every video captured before cutoff (or only those with activity in
+        [lo, hi)), in the order they were captured, in batches."""
         figures = self.engagement(lo, hi)
+        if all_videos:
+            indexes: Iterator[int] = (self.videos.nth(k) for k in range(self.videos.below(self.media_count)))
+        else:
+            indexes = iter(sorted(figures))
         rows = []
-        for media in self.media:
-            if media.kind != "video" or media.created >= cutoff:
-                continue
-            e = figures.get(media.id)
-            if e is None and not all_videos:
-                continue
-            e = e or Engagement()
-            section, course = media.section, media.section.course
-            owner = section.instructor
-            rows.append((
-                media.name, format_ts(media.created), section.number, f"{owner.first} {owner.last}", media.id,
-                media.scheduled, course.id, self.organization, course.department, media.room[0], media.room[1],
-                media.room[2], section.term, media.transcribed, media.device, media.duration_min,
-                format_ts(e.last_view) if e.view_count else "", e.view_count, e.downloads,
-                round(e.view_seconds / 60, 2), e.public, e.view_count - e.public, e.live, e.view_count - e.live,
-                day_date(media.published // DAY).isoformat(),
-            ))
-        return rows
+        for day, group in groupby(indexes, key=self.capture_day):
+            if day > cutoff // DAY:
+                break
+            for media in sorted((self.media(i) for i in group), key=lambda m: (m.created, m.index)):
+                if media.created >= cutoff:
+                    continue
+                e = figures.get(media.index) or Engagement()
+                section, course = media.section, media.section.course
+                owner = section.instructor
+                rows.append((
+                    media.name, format_ts(media.created), section.number, f"{owner.first} {owner.last}", media.id,
+                    media.scheduled, course.id, self.organization, course.department, media.room[0], media.room[1],
+                    media.room[2], section.term, media.transcribed, media.device, media.duration_min,
+                    format_ts(e.last_view) if e.view_count else "", e.view_count, e.downloads,
+                    round(e.view_seconds / 60, 2), e.public, e.view_count - e.public, e.live, e.view_count - e.live,
+                    day_date(media.published // DAY).isoformat(),
+                ))
+            if len(rows) >= batch:
+                yield rows
+                rows = []
+        if rows:
+            yield rows
 
 
 # --- events per report: (ts, head, tail), the row being head + (timestamp,) + tail ----------------
 
-def videoview_events(w: EchoWorld, day: int) -> list:
-    out = []
-    for t, media, user, ticks in w.video_sessions(day):
-        tail = (media.duration_min,) + user.tail
-        out.extend((t + 30 * j, media.head7, tail) for j in range(ticks))
-    return out
+def videoview_events(w: EchoWorld, day: int) -> VideoSessions:
+    return w.video_sessions(day)
 
 
 def liveviews_events(w: EchoWorld, day: int) -> list:
@@ -596,14 +729,34 @@ def viewsessions_events(w: EchoWorld, day: int) -> list:
     return out
 
 
-def viewsessiondetails_events(w: EchoWorld, day: int) -> list:
-    out = []
+class SessionBeacons:
+    """One day's view-session beacons as numbers (time, interval start and end, session), sorted by
+    time, with each session's columns kept once: ~40 bytes a beacon instead of a ~350-byte row-to-be.
+    `between` makes the viewsessiondetails events of an hour."""
+
+    def __init__(self, sessions: list[tuple], beacons: list[tuple[int, int, int, int]]):
+        beacons.sort(key=itemgetter(0))  # stable: a session's beacons stay in order
+        self.sessions = sessions
+        self.walls, self.starts, self.ends, self.owners = (array("q", column) for column in zip(*beacons)) if beacons \
+            else (array("q") for _ in range(4))
+
+    def between(self, lo: int, hi: int) -> list[tuple]:
+        out = []
+        for k in range(bisect_left(self.walls, lo), bisect_left(self.walls, hi)):
+            ident, settings, flags = self.sessions[self.owners[k]]
+            a, b = self.starts[k], self.ends[k]
+            out.append((self.walls[k], (), ident + (f"[[{a},{b}]]",) + settings + (b,) + flags))
+        return out
+
+
+def viewsessiondetails_events(w: EchoWorld, day: int) -> SessionBeacons:
+    sessions, beacons = [], []
     for s in w.player_sessions(day):
-        ident = (s["id"], s["media"].id, s["media"].name, s["user"].id)
-        settings = (s["speed"], s["volume"])
-        flags = (s["transcript"], s["cc"])
-        out.extend((wall, (), ident + (f"[[{a},{b}]]",) + settings + (b,) + flags) for wall, a, b in s["beacons"])
-    return out
+        owner = len(sessions)
+        sessions.append(((s["id"], s["media"].id, s["media"].name, s["user"].id), (s["speed"], s["volume"]),
+                         (s["transcript"], s["cc"])))
+        beacons.extend((wall, a, b, owner) for wall, a, b in s["beacons"])
+    return SessionBeacons(sessions, beacons)
 
 
 def presentation_events(w: EchoWorld, day: int) -> list:
@@ -667,25 +820,42 @@ def qanda2_events(w: EchoWorld, day: int) -> list:
     return out
 
 
-def event_batches(w: EchoWorld, events: Callable[[EchoWorld, int], list], spill_days: int,
+HOURLY = (VideoSessions, SessionBeacons)  # a day's events kept as numbers, made into rows an hour at a time
+
+
+def event_batches(w: EchoWorld, events: Callable[[EchoWorld, int], list | VideoSessions | SessionBeacons], spill_days: int,
                   lo: int, hi: int, batch: int = 20000) -> Iterator[list[tuple]]:
     """The rows of [lo, hi), day by day in time order. A day's rows come from the events of that day
-    and of the `spill_days` before it (sessions that run past midnight, stale sessions, late answers)."""
+    and of the `spill_days` before it (sessions that run past midnight, stale sessions, late answers).
+    Video sessions and session beacons (VideoSessions, SessionBeacons: a day kept as numbers) are turned
+    into rows an hour at a time, so that memory holds one hour of rows, not a day's (millions at --scale 1000)."""
     if lo >= hi:
         return
-    cache: dict[int, list] = {}
+    cache: dict[int, list | VideoSessions | SessionBeacons] = {}
     for day in range(lo // DAY, (hi - 1) // DAY + 1):
         day_lo, day_hi = max(lo, day * DAY), min(hi, (day + 1) * DAY)
-        todays = []
         for source in range(day - spill_days, day + 1):
-            if source not in cache:
-                cache[source] = events(w, source)
-            todays.extend(e for e in cache[source] if day_lo <= e[0] < day_hi)
-        for old in [d for d in cache if d <= day - spill_days]:
+            if source not in cache:  # what falls before the window is never written: not kept either
+                made = events(w, source)
+                cache[source] = made if isinstance(made, HOURLY) else [e for e in made if e[0] >= day_lo]
+                del made
+        for old in [d for d in cache if d < day - spill_days]:
             del cache[old]
-        todays.sort(key=itemgetter(0))
-        for i in range(0, len(todays), batch):
-            yield [head + (format_ts(ts),) + tail for ts, head, tail in todays[i:i + batch]]
+        sources = [cache[source] for source in range(day - spill_days, day + 1)]
+        step = 3600 if any(isinstance(s, HOURLY) for s in sources) else DAY
+        a = day_lo
+        while a < day_hi:
+            b = min(day_hi, a - a % step + step)  # windows end on the hour (or at midnight)
+            todays = []
+            for s in sources:
+                todays.extend(s.between(a, b) if isinstance(s, HOURLY) else (e for e in s if a <= e[0] < b))
+            todays.sort(key=itemgetter(0))
+            for i in range(0, len(todays), batch):
+                yield [head + (format_ts(ts),) + tail for ts, head, tail in todays[i:i + batch]]
+            a = b
+        for source, events_of in cache.items():  # keep only what spills past this day
+            if not isinstance(events_of, HOURLY):
+                cache[source] = [e for e in events_of if e[0] >= (day + 1) * DAY]
 
 
 def to_epoch_window(start: datetime, end: datetime, history_start: datetime, cutoff: datetime) -> tuple[int, int]:

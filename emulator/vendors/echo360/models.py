@@ -31,6 +31,7 @@ from ...core.csvout import being_written, write_csv_file
 from ...core.jobs import Lifecycle, Ref, Transition
 from ...core.scheduler import Scheduler
 from ...core.vendor import VendorModel, same_secret
+from ...core.world import Listing
 from ...settings import parse_instant
 from . import data
 from .errors import AccessDenied, BadRequest, NotFound, TooManyRequests, Unauthorized
@@ -172,17 +173,24 @@ class Echo360Model(VendorModel):
         return world.cached(("echo360", "world"), lambda: data.EchoWorld(world, self.sizes()))
 
     def world_summary(self) -> dict[str, Any]:
+        """The reports, every course, and every media captured before now, newest first: listings made
+        by index on demand, so a page costs its own items whatever the scale (their totals are arithmetic)."""
         w = self.echo_world()
-        now = data.epoch(self.clock.now())
-        recent = [m for m in reversed(w.media) if m.created < now]
-        media = []
-        for kind in ("video", "presentation", "interactive"):
-            media += [{"id": m.id, "name": m.name, "kind": kind, "created": data.format_ts(m.created), "live": m.live}
-                      for m in [m for m in recent if m.kind == kind][:5]]
+        n, today = w.media_before(data.epoch(self.clock.now()))
+        newest = today[::-1]
+
+        def media(j: int) -> dict[str, Any]:
+            m = w.media(newest[j] if j < len(newest) else n - 1 - (j - len(newest)))
+            return {"id": m.id, "name": m.name, "kind": m.kind, "created": data.format_ts(m.created), "live": m.live}
+
+        def course(i: int) -> dict[str, Any]:
+            c = w.course(i)
+            return {"id": c.id, "name": c.name, "identifier": c.identifier}
+
         return {
             "reports": list(REPORTS),
-            "courses": [{"id": c.id, "name": c.name, "identifier": c.identifier} for c in w.courses[:12]],
-            "media": media,
+            "courses": Listing(w.sizes["courses"], course),
+            "media": Listing(n + len(newest), media),
         }
 
     # --- tokens ------------------------------------------------------------------------------------
@@ -438,7 +446,7 @@ class Echo360Model(VendorModel):
         else:
             lo, hi = data.epoch(self.world.history_start), data.epoch(cutoff)
         if spec.events is None:
-            batches = [w.asset_rows(lo, hi, data.epoch(cutoff), all_videos=not spec.dated)]
+            batches = w.asset_batches(lo, hi, data.epoch(cutoff), all_videos=not spec.dated)
         else:
             batches = data.event_batches(w, spec.events, spec.spill_days, lo, hi)
         try:
