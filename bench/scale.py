@@ -12,6 +12,10 @@
 3. Where one request's time goes: cProfile over test-client requests on `memory`, self time grouped.
 
     python bench/scale.py [--seconds 10] [--requests 2000] [--skip-wrk] [--skip-inprocess] [--baseline DIR ...]
+                          [--rounds N]
+
+--rounds N runs every server N times, interleaved (WireMock first in each round), and reports the median
+req/s and the median of each round's ratio to that round's WireMock: on a shared machine the speed drifts.
 
 --baseline DIR adds one process on memory and `--workers 2` on `sqlite:` and `redis://` from another source
 tree (an older revision, extracted with `git archive REV emulator | tar -x -C DIR`), to compare across revisions.
@@ -27,6 +31,7 @@ import json
 import os
 import pstats
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -97,7 +102,7 @@ def flush_redis(url: str) -> None:
     client.close()
 
 
-def wrk_part(seconds: int, folder: str, redis_url: str, baselines: list[str]) -> None:
+def wrk_part(seconds: int, folder: str, redis_url: str, baselines: list[str], rounds: int = 1) -> None:
     proc, base = start_serve("memory", 1)
     try:
         event_id, rows = pick_event(base, AUTH)
@@ -108,15 +113,8 @@ def wrk_part(seconds: int, folder: str, redis_url: str, baselines: list[str]) ->
     digest = hashlib.sha256(body).hexdigest()[:12]
     print(f"GET {path}: {rows} rows, {len(body)} bytes (sha256 {digest}); wrk -t1 -c16 -d{seconds}s; "
           f"{os.cpu_count()} cores")
-    results = []
     jar = wiremock_jar()
-    if jar and shutil.which("java"):
-        before = load()
-        result = run_wiremock(jar, path, body, seconds, os.path.join(folder, "wiremock"))
-        results.append(("wiremock static stub", result, before))
-        print(f"  {'wiremock static stub':34}: {result['rps']:7.0f} req/s  latency {result['latency']:>8}"
-              f"  non-2xx {result['non2xx']}  load {before}", flush=True)
-    else:
+    if not (jar and shutil.which("java")):
         print("  WireMock: no jar found (set WIREMOCK_JAR, or npm install wiremock@3 in /tmp/wiremock)")
     configs = [("memory", 1, "memory"), ("sqlite", 1, f"sqlite:{folder}/w1.db"),
                ("sqlite", 2, f"sqlite:{folder}/w2.db"), ("redis", 1, redis_db(redis_url, 1)),
@@ -127,30 +125,59 @@ def wrk_part(seconds: int, folder: str, redis_url: str, baselines: list[str]) ->
         configs.insert(1 + n, (f"baseline {b} memory workers=1", 1, "memory", b))
         configs.append((f"baseline {b} sqlite workers=2", 2, f"sqlite:{folder}/b{n}.db", b))
         configs.append((f"baseline {b} redis workers=2", 2, redis_db(redis_url, 3 + n), b))
-    for name, workers, state, source in configs:
-        if state.startswith("redis"):
-            flush_redis(state)
-        proc, base = start_serve(state, workers, source)
-        try:
-            same = get(base + path) == body
-            url = base + path
-            wrk(url, 3)  # warm-up: every worker has started and served
+    rounds_results: list[list[tuple[str, dict, str]]] = []
+    for round_number in range(rounds):
+        if rounds > 1:
+            print(f"round {round_number + 1} of {rounds}")
+        results = []
+        if jar and shutil.which("java"):
             before = load()
-            result = wrk(url, seconds)
-        finally:
-            stop(proc)
-        label = name if name.startswith("baseline") else f"serve {name} workers={workers}"
-        results.append((label, result, before))
-        print(f"  {label:34}: {result['rps']:7.0f} req/s  latency {result['latency']:>8}  non-2xx {result['non2xx']}"
-              f"  same bytes {'yes' if same else 'NO'}  load {before} {result['socket_errors']}", flush=True)
-    reference = results[0][1]["rps"] if results and results[0][0].startswith("wiremock") else None
+            result = run_wiremock(jar, path, body, seconds, os.path.join(folder, f"wiremock{round_number}"))
+            results.append(("wiremock static stub", result, before))
+            print(f"  {'wiremock static stub':34}: {result['rps']:7.0f} req/s  latency {result['latency']:>8}"
+                  f"  non-2xx {result['non2xx']}  load {before}", flush=True)
+        for name, workers, state, source in configs:
+            if state.startswith("sqlite:"):
+                state = f"{state[:-3]}-{round_number}.db"  # a fresh file every round
+            if state.startswith("redis"):
+                flush_redis(state)
+            proc, base = start_serve(state, workers, source)
+            try:
+                same = get(base + path) == body
+                url = base + path
+                wrk(url, 3)  # warm-up: every worker has started and served
+                before = load()
+                result = wrk(url, seconds)
+            finally:
+                stop(proc)
+            label = name if name.startswith("baseline") else f"serve {name} workers={workers}"
+            results.append((label, result, before))
+            print(f"  {label:34}: {result['rps']:7.0f} req/s  latency {result['latency']:>8}  non-2xx {result['non2xx']}"
+                  f"  same bytes {'yes' if same else 'NO'}  load {before} {result['socket_errors']}", flush=True)
+        rounds_results.append(results)
     print()
-    print("| server | req/s | vs WireMock | mean latency | non-2xx | load average before |")
-    print("|---|---:|---:|---:|---:|---|")
-    for label, result, before in results:
-        ratio = f"{result['rps'] / reference:.2f}x" if reference else "-"
-        print(f"| {label} | {result['rps']:,.0f} | {ratio} | {result['latency']} | {result['non2xx']} | {before} |")
-    by = {label: r["rps"] for label, r, _ in results}
+    if rounds == 1:
+        results = rounds_results[0]
+        reference = results[0][1]["rps"] if results and results[0][0].startswith("wiremock") else None
+        print("| server | req/s | vs WireMock | mean latency | non-2xx | load average before |")
+        print("|---|---:|---:|---:|---:|---|")
+        for label, result, before in results:
+            ratio = f"{result['rps'] / reference:.2f}x" if reference else "-"
+            print(f"| {label} | {result['rps']:,.0f} | {ratio} | {result['latency']} | {result['non2xx']} | {before} |")
+    else:
+        # Each server against the WireMock run of its own round, then the median over the rounds: the
+        # machine's speed drifts between rounds, a ratio within one round much less.
+        print(f"| server | req/s, median of {rounds} rounds | vs WireMock, median of the rounds' ratios | ratios by round | non-2xx |")
+        print("|---|---:|---:|---|---:|")
+        for i, (label, _, _) in enumerate(rounds_results[0]):
+            rps = [r[i][1]["rps"] for r in rounds_results]
+            ratios = [r[i][1]["rps"] / r[0][1]["rps"] for r in rounds_results if r[0][0].startswith("wiremock")]
+            shown = " / ".join(f"{x:.2f}" for x in ratios) or "-"
+            median_ratio = f"{statistics.median(ratios):.2f}x" if ratios else "-"
+            print(f"| {label} | {statistics.median(rps):,.0f} | {median_ratio} | {shown} | "
+                  f"{sum(r[i][1]['non2xx'] for r in rounds_results)} |")
+    by = {label: statistics.median(r[i][1]["rps"] for r in rounds_results)
+          for i, (label, _, _) in enumerate(rounds_results[0])}
     for name in ("sqlite", "redis"):
         one, two = by.get(f"serve {name} workers=1"), by.get(f"serve {name} workers=2")
         if one and two:
@@ -350,6 +377,8 @@ def main() -> None:
                         help="also one process on memory from another source tree, e.g. an older revision: "
                              "git archive REV emulator | tar -x -C DIR (repeatable)")
     parser.add_argument("--skip-inprocess", action="store_true")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every server (WireMock included) this many times, interleaved; report medians")
     args = parser.parse_args()
     if not args.skip_wrk and not shutil.which("wrk"):
         raise SystemExit("needs wrk (Debian package `wrk`)")
@@ -358,7 +387,7 @@ def main() -> None:
     redis_proc, redis_url = start_redis(folder)
     try:
         if not args.skip_wrk:
-            wrk_part(args.seconds, folder, redis_url, [os.path.abspath(b) for b in args.baseline])
+            wrk_part(args.seconds, folder, redis_url, [os.path.abspath(b) for b in args.baseline], args.rounds)
         if not args.skip_inprocess:
             scenario_path = os.path.join(folder, "bench.json")
             with open(scenario_path, "w") as fh:
