@@ -151,3 +151,39 @@ def test_a_catastrophic_pattern_does_not_hold_another_clients_health_call(report
         assert health.result().json() == {"status": "ok"}
         assert [f.result().status_code for f in evil] == [404] * 8
     assert time.monotonic() - started < BOUND_S
+
+
+# --- world sizes ---------------------------------------------------------------------------------
+
+TOO_LARGE = [
+    ({"parkup": {"customer_count": 20_000}}, "world.parkup.customer_count", "120,000 users"),
+    ({"parkup": {"customer_count": 1000, "users_per_customer": 101}}, "world.parkup.customer_count", "101,000 users"),
+    ({"strigo": {"event_count": 1_000_000}}, "world.strigo.event_count", "1,000,000 events"),
+    ({"strigo": {"course_count": 100_001}}, "world.strigo.course_count", "100,001 courses"),
+    ({"scale": 1000, "falkor": {"pathway_count": 101}}, "world.falkor.pathway_count", "101,000 pathways at scale 1000"),
+]
+
+
+@pytest.mark.parametrize("world, field, asked", TOO_LARGE)
+def test_a_world_past_its_size_limit_is_refused_naming_the_field(report_emulator, http, world, field, asked):
+    """A world a vendor makes whole on first use is bounded (MAX_WORLD_ENTITIES): a million took 8-47 s."""
+    assert put(report_emulator, http, {"name": "kept", "rules": []}).status_code == 200
+    answer = put(report_emulator, http, {"name": "big", "world": world})
+    assert answer.status_code == 400
+    assert list(answer.json()["errors"]) == [field]
+    assert asked in answer.json()["errors"][field][0] and "at most 100,000" in answer.json()["error"]
+    assert http.get(f"{report_emulator.url}/_emulator/scenario").json()["scenario"]["name"] == "kept"
+
+
+def test_a_world_at_its_size_limit_is_taken(report_emulator, http):
+    answer = put(report_emulator, http, {"name": "edge", "world": {"scale": 1000, "falkor": {"pathway_count": 100},
+                                                                   "strigo": {"event_count": 100_000}}})
+    assert answer.status_code == 200, answer.text
+
+
+def test_the_fixture_refuses_a_world_past_its_size_limit_with_a_scenario_error(report_emulator):
+    from emulator.core.scenarios import ScenarioError
+
+    with pytest.raises(ScenarioError) as caught:
+        report_emulator.load_scenario({"world": {"parkup": {"customer_count": 1_000_000}}})
+    assert list(caught.value.errors) == ["world.parkup.customer_count"]

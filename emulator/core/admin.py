@@ -331,9 +331,9 @@ def put_scenario():
         if parsed is None:  # a YAML document with nothing in it (`---`, only comments, `null`)
             raise empty
         data = validate_scenario(parsed, "the scenario")
+        emulator().apply_scenario(data)
     except ScenarioError as exc:
         raise AdminError(exc.message, exc.errors) from None
-    emulator().apply_scenario(data)
     return jsonify(emulator().scenario_status())
 
 

@@ -33,7 +33,7 @@ from typing import Any, Callable
 from ..settings import Settings, format_instant, parse_instant
 from .clock import Clock, clock_state, wall_now
 from .journal import Journal, RequestLog
-from .scenarios import ActiveScenario
+from .scenarios import ActiveScenario, check_world_size
 from .scenarios import load as load_scenario_source
 from .store import Store, new_version, open_store
 from .vendor import Vendor, VendorModel
@@ -337,6 +337,7 @@ class Emulator:
         """
         data = data or None
         section = data or {}
+        check_world_size(data, self._start["scale"])  # ScenarioError: nothing has changed yet
         with self._lock:
             current = self.snapshot()
             clock = section.get("clock") or {}

@@ -231,6 +231,32 @@ WORLD_FIELDS: dict[str, dict[str, Callable[[], fields.Field]]] = {
 }
 VENDORS = tuple(VENDOR_KNOBS)
 
+# The most entities a vendor makes whole on first use (Strigo's events or courses, Falkor's pathways,
+# ParkUp's users), --scale included: a million took 8-47 s and up to 2.7 GB to make. Echo360's world is
+# made by index and has no such bound. Each vendor says what its section asks for (register_world_check).
+MAX_WORLD_ENTITIES = 100_000
+WORLD_CHECKS: dict[str, Callable[[dict, int], dict[str, tuple[int, str]]]] = {}
+
+
+def register_world_check(vendor: str, check: Callable[[dict, int], dict[str, tuple[int, str]]]) -> None:
+    """check(the scenario's `world.<vendor>` section, the scale) -> {field: (entities it makes, what they are)}."""
+    WORLD_CHECKS[vendor] = check
+
+
+def check_world_size(data: dict | None, start_scale: int) -> None:
+    """Refuse (ScenarioError) a scenario whose world asks a vendor for more than MAX_WORLD_ENTITIES."""
+    world = (data or {}).get("world") or {}
+    scale = world.get("scale", start_scale)
+    errors: dict[str, list[str]] = {}
+    for vendor, check in WORLD_CHECKS.items():
+        for name, (total, what) in check(world.get(vendor) or {}, scale).items():
+            if total > MAX_WORLD_ENTITIES:
+                errors[f"world.{vendor}.{name}"] = [f"asks for {total:,} {what} at scale {scale}; "
+                                                    f"a world holds at most {MAX_WORLD_ENTITIES:,}"]
+    if errors:
+        detail = "; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in errors.items())
+        raise ScenarioError(f"the scenario's world is too large: {detail}", errors)
+
 
 def register_knob(vendor: str, name: str, factory: Callable[[], fields.Field]) -> None:
     """Let a vendor accept a new scenario knob (`<vendor>: {name: ...}`), e.g. register_knob("falkor", "x", fields.Integer)."""

@@ -1,11 +1,11 @@
 """Falkor: pathway logs."""
 from marshmallow import fields, validate
 
-from ...core.scenarios import register_knob
+from ...core.scenarios import register_knob, register_world_check
 from ...core.vendor import Vendor
 from .contract import CONTRACT
 from .errors import contract_error, error_response
-from .models import FalkorModel
+from .models import DEFAULT_PATHWAY_COUNT, FalkorModel
 from .routes import blueprint
 
 vendor = Vendor(
@@ -21,3 +21,7 @@ vendor = Vendor(
 # The account's UTC offset, the one in every timestamp (`falkor: {utc_offset: "+05:30"}`).
 register_knob("falkor", "utc_offset", lambda: fields.String(
     validate=validate.Regexp(r"^[+-](0\d|1[0-4]):?[0-5]\d$", error="must look like +02:00")))
+
+# Every pathway is listed on the first call.
+register_world_check("falkor", lambda section, scale: {"pathway_count": (
+    max(section.get("pathway_count", DEFAULT_PATHWAY_COUNT) * scale, len(section.get("pathways") or [])), "pathways")})
