@@ -98,8 +98,9 @@ class SqliteStore(Store):
         if conn is not None and self._local.pid == os.getpid():
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
-    def _connect(self) -> sqlite3.Connection:
-        busy = self._busy_ms
+    def _connect(self, busy: int | None = None) -> sqlite3.Connection:
+        """A connection whose calls wait `busy` ms (the store's busy timeout by default) for another's lock."""
+        busy = self._busy_ms if busy is None else busy
         conn = sqlite3.connect(self.path, timeout=busy / 1000, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {busy}")
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across a process crash
@@ -173,10 +174,7 @@ class SqliteStore(Store):
     def _writer_db(self) -> sqlite3.Connection:
         held = self._write_conn
         if held["conn"] is None or held["pid"] != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 0")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            held["conn"], held["pid"] = conn, os.getpid()
+            held["conn"], held["pid"] = self._connect(busy=0), os.getpid()
         return held["conn"]
 
     @staticmethod
@@ -187,9 +185,8 @@ class SqliteStore(Store):
                 conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-                if time.monotonic() >= deadline:
+                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # "database is locked", extended codes too
+                if not busy or time.monotonic() >= deadline:
                     raise
                 time.sleep(WRITE_RETRY_SECONDS)
 
