@@ -5,7 +5,7 @@ from ...core.scenarios import register_knob, register_world_check
 from ...core.vendor import Vendor
 from .contract import CONTRACT
 from .errors import contract_error, error_response
-from .models import DEFAULT_PATHWAY_COUNT, FalkorModel
+from .models import FalkorModel, pathway_total
 from .routes import blueprint
 
 vendor = Vendor(
@@ -23,5 +23,4 @@ register_knob("falkor", "utc_offset", lambda: fields.String(
     validate=validate.Regexp(r"^[+-](0\d|1[0-4]):?[0-5]\d$", error="must look like +02:00")))
 
 # Every pathway is listed on the first call.
-register_world_check("falkor", lambda section, scale: {"pathway_count": (
-    max(section.get("pathway_count", DEFAULT_PATHWAY_COUNT) * scale, len(section.get("pathways") or [])), "pathways")})
+register_world_check("falkor", lambda section, scale: {"pathway_count": (pathway_total(section, scale), "pathways")})

@@ -238,6 +238,11 @@ class Pathway:
     plans: Plans | None = None  # plans[(activity index, user index)]
 
 
+
+def pathway_total(section: dict, scale: int) -> int:
+    """How many pathways a world's `falkor` section makes: pathway_count x scale, and at least the named ones."""
+    return max(int(section.get("pathway_count", DEFAULT_PATHWAY_COUNT)) * scale, len(section.get("pathways") or []))
+
 class FalkorModel(VendorModel):
     name = "falkor"
     default_credentials = {"token": "ZW11bGF0b3I6ZmFsa29yLXRva2Vu"}
@@ -253,7 +258,7 @@ class FalkorModel(VendorModel):
         def make() -> list[tuple[str, str]]:
             overrides = self._overrides()
             named = list(overrides.get("pathways") or [])
-            count = max(int(overrides.get("pathway_count", DEFAULT_PATHWAY_COUNT)) * self.world.scale, len(named))
+            count = pathway_total(overrides, self.world.scale)
             rng = self.world.rng("falkor", "pathways")
             used_ids = {p["ID"] for p in named if p.get("ID")}
             used_names = {p["name"] for p in named}

@@ -1,11 +1,13 @@
 """ParkUp: the business API's token exchange, validate, and the user events report."""
+import math
+
 from marshmallow import Schema, fields, validate
 
 from ...core.scenarios import register_knob, register_world_check, register_world_field
 from ...core.vendor import Vendor
 from .contract import CONTRACT
 from .errors import contract_error, error_response
-from .models import DEFAULT_CUSTOMER_COUNT, DEFAULT_USERS_PER_CUSTOMER, ParkUpModel
+from .models import ParkUpModel, customers_and_users
 from .routes import blueprint
 
 vendor = Vendor(
@@ -29,5 +31,4 @@ register_world_field("parkup", "business", lambda: fields.Nested(Schema.from_dic
 
 # Every user is made on the first call (customers x scale x users per customer, and the named ones).
 register_world_check("parkup", lambda section, scale: {"customer_count": (
-    section.get("customer_count", DEFAULT_CUSTOMER_COUNT) * scale
-    * section.get("users_per_customer", DEFAULT_USERS_PER_CUSTOMER) + len(section.get("users") or []), "users")})
+    math.prod(customers_and_users(section, scale)) + len(section.get("users") or []), "users")})

@@ -51,6 +51,12 @@ class User:
     weekday_rate: float  # mean events on a weekday
 
 
+
+def customers_and_users(section: dict, scale: int) -> tuple[int, int]:
+    """A world's `parkup` section: how many customers it makes (customer_count x scale), and users for each."""
+    return (int(section.get("customer_count", DEFAULT_CUSTOMER_COUNT)) * scale,
+            int(section.get("users_per_customer", DEFAULT_USERS_PER_CUSTOMER)))
+
 class ParkUpModel(VendorModel):
     name = "parkup"
     # `token` is a fixed bearer token that never expires; `refresh_token` is swapped for access tokens.
@@ -121,8 +127,7 @@ class ParkUpModel(VendorModel):
         def make() -> list[User]:
             overrides = self._overrides()
             rng = self.world.rng("parkup", "customers")
-            customer_count = int(overrides.get("customer_count", DEFAULT_CUSTOMER_COUNT)) * self.world.scale
-            per_customer = int(overrides.get("users_per_customer", DEFAULT_USERS_PER_CUSTOMER))
+            customer_count, per_customer = customers_and_users(overrides, self.world.scale)
             named = list(overrides.get("users") or [])
             customers: list[int] = []
             seen: set[int] = set()  # customers' members, for a membership test that does not grow with scale

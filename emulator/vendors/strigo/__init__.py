@@ -5,7 +5,7 @@ from ...core.scenarios import register_knob, register_world_check
 from ...core.vendor import Vendor
 from .contract import CONTRACT
 from .errors import contract_error, error_response
-from .models import BASE_COURSES, BASE_EVENTS, StrigoModel
+from .models import BASE_COURSES, BASE_EVENTS, StrigoModel, index_size
 from .routes import blueprint
 
 # Scenario knobs for choices the docs leave open (README, fidelity notes): `strigo: {csv_quote_header:
@@ -26,5 +26,5 @@ vendor = Vendor(
 
 # The index of every event and course is made on the first call (a count is not multiplied by the scale).
 register_world_check("strigo", lambda section, scale: {
-    f"{kind}_count": (section.get(f"{kind}_count", base * scale) + len(section.get(f"{kind}s") or []), f"{kind}s")
+    f"{kind}_count": (index_size(section, kind, base, scale), f"{kind}s")
     for kind, base in (("event", BASE_EVENTS), ("course", BASE_COURSES))})

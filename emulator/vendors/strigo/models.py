@@ -144,6 +144,15 @@ class Window:
     end: datetime
 
 
+def index_size(section: dict, kind: str, base: int, scale: int) -> int:
+    """How many events (or courses) a world's `strigo` section makes: its `<kind>_count` (not multiplied
+    by the scale) or base x scale, and at least the named ones."""
+    count = section.get(f"{kind}_count")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        count = base * scale
+    return max(count, len(section.get(f"{kind}s") or []))
+
+
 class StrigoModel(VendorModel):
     name = "strigo"
     default_credentials = {"org_id": "emulator-org", "api_key": "strigo-emulator-key"}
@@ -227,9 +236,7 @@ class StrigoModel(VendorModel):
     def _index(self, kind: str, base: int, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
         """[(id, name)] of events or courses: scenario-named ones first, then generated ones."""
         overrides = self._overrides()
-        count = overrides.get(f"{kind}_count")
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            count = base * self.world.scale
+        count = index_size(overrides, kind, base, self.world.scale)
         named = [(str(e["id"]), str(e.get("name") or e["id"])) for e in overrides.get(f"{kind}s") or []]
         index = list(named)
         seen = {i for i, _ in named}
