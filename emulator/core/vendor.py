@@ -6,7 +6,7 @@ import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, g, has_request_context
 
 from .ratelimit import RateLimiter, Verdict
 from .tenants import current_emulator
@@ -112,8 +112,20 @@ class Vendor:
 def vendor_model(name: str) -> Any:
     """The current app's model for a vendor (for views), with the world of this moment fixed: an
     answer whose body is made after the view returns (streamed, or held by a delay) is made from the
-    world its call started in, whatever a reset to another seed does meanwhile."""
-    return current_emulator().vendors[name].with_world_fixed()
+    world its call started in, whatever a reset to another seed does meanwhile.
+
+    Within a request the copy is made once per vendor (a call asks for it several times: its rate
+    limit, its credentials, its view), so every step of one call sees the same world.
+    """
+    if not has_request_context():
+        return current_emulator().vendors[name].with_world_fixed()
+    fixed = g.get("vendor_models")
+    if fixed is None:
+        fixed = g.vendor_models = {}
+    model = fixed.get(name)
+    if model is None:
+        model = fixed[name] = current_emulator().vendors[name].with_world_fixed()
+    return model
 
 
 def same_secret(given: str | None, expected: str) -> bool:

@@ -38,6 +38,7 @@ PREFIX = "/api/v1"
 blueprint = Blueprint("strigo", __name__, url_prefix=PREFIX)
 
 _query_schema = ReportQuerySchema()
+_DEFAULT_OUTPUT = _query_schema.load({})["output"]
 _activity_schema = UserActivityRequestSchema()
 _enrollment_schema = CourseEnrollmentRowSchema()
 _event_activity_schema = EventUserActivityRowSchema()
@@ -85,6 +86,8 @@ def authenticate() -> str:
 
 def output() -> str:
     """`?output=json|csv` (json by default); anything else is a 422 naming `output`."""
+    if not request.query_string:  # the usual call: the schema's default, without a load
+        return _DEFAULT_OUTPUT
     try:
         return _query_schema.load(request.args.to_dict(flat=True))["output"]
     except ValidationError as exc:
