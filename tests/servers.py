@@ -19,6 +19,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The two ways a test runs `serve` when a behaviour must hold in every mode.
+MODES = ["one-process", "workers-2"]
+
+
+def serve_in_mode(mode: str, folder, *args: str) -> "EmulatorProcess":
+    """`serve *args` as one process on `memory`, or (`workers-2`) as two workers on an SQLite store in folder."""
+    if mode == "workers-2":
+        args = (*args, "--workers", "2", "--state", f"sqlite:{folder}/state.db")
+    return EmulatorProcess(*args)
+
+
 class EmulatorProcess:
     """Started on a free port; ready once /_emulator/health answers (workers may still be starting)."""
 

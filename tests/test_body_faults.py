@@ -12,19 +12,16 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from servers import EmulatorProcess
+from servers import MODES, serve_in_mode
 
 API = "/public/api/v1/reporting"
 CANNED = "/api/v1/events/canned/reports/exercises"
 BIG = {"rows": [{"n": i, "text": "x" * 40} for i in range(400)]}  # about 22 KB of JSON
 
 
-@pytest.fixture(scope="module", params=["one-process", "workers-2"])
+@pytest.fixture(scope="module", params=MODES)
 def server(request, tmp_path_factory):
-    args = ["--clock", "manual"]
-    if request.param == "workers-2":
-        args += ["--workers", "2", "--state", f"sqlite:{tmp_path_factory.mktemp('body')}/state.db"]
-    process = EmulatorProcess(*args)
+    process = serve_in_mode(request.param, tmp_path_factory.mktemp("body"), "--clock", "manual")
     yield process
     process.stop()
 

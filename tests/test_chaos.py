@@ -7,17 +7,16 @@ import math
 import pytest
 import requests
 
-from servers import EmulatorProcess
+from servers import MODES, serve_in_mode
 
 PARKUP = "/api/v3/business/report/event/user"
 CALLS = 2000
 P = 0.05
 
 
-@pytest.fixture(scope="module", params=["one-process", "workers-2"])
+@pytest.fixture(scope="module", params=MODES)
 def server(request, tmp_path_factory):
-    args = [] if request.param == "one-process" else ["--workers", "2", "--state", f"sqlite:{tmp_path_factory.mktemp('chaos')}/state.db"]
-    process = EmulatorProcess(*args)
+    process = serve_in_mode(request.param, tmp_path_factory.mktemp("chaos"))
     yield process
     process.stop()
 

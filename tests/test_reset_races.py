@@ -201,6 +201,15 @@ class Race:
         self.issue("token", body["refresh_token"], received)
         return body["access_token"], body["refresh_token"]
 
+    def rounds(self, n: int):
+        """Until the race stops: (session, n, auth headers) for each round that got a token."""
+        session = requests.Session()
+        while not self.stop.is_set():
+            n += 1
+            token, _ = self.token(session, n)
+            if token is not None:
+                yield session, n, {"Authorization": f"Bearer {token}"}
+
 
 def take_tokens(race: Race, n: int) -> None:
     """Client credentials, then a refresh grant with the refresh token."""
@@ -222,13 +231,7 @@ def take_tokens(race: Race, n: int) -> None:
 
 def submit_and_list(race: Race, n: int) -> None:
     """Submit reports, and check every listing: at most 3 Pending, nothing from before a finished reset."""
-    session = requests.Session()
-    while not race.stop.is_set():
-        n += 1
-        token, _ = race.token(session, n)
-        if token is None:
-            continue
-        auth = {"Authorization": f"Bearer {token}"}
+    for session, n, auth in race.rounds(n):
         for _ in range(4):
             response = race.call(session, "POST", f"{race.url(n)}{REPORTING}/requests/assetbydate", headers=auth,
                                  json=REPORT)
@@ -254,13 +257,7 @@ def submit_and_list(race: Race, n: int) -> None:
 
 def download(race: Race, n: int) -> None:
     """Submit, move the clock past processing, download: the whole file or AccessDenied, never a 5xx."""
-    session = requests.Session()
-    while not race.stop.is_set():
-        n += 1
-        token, _ = race.token(session, n)
-        if token is None:
-            continue
-        auth = {"Authorization": f"Bearer {token}"}
+    for session, n, auth in race.rounds(n):
         advance = {"seconds": 130}  # past the processing time: frees the in-flight slots, makes reports Available
         race.call(session, "POST", f"{race.url(n + 1)}/_emulator/clock/advance", json=advance)
         response = race.call(session, "POST", f"{race.url(n)}{REPORTING}/requests/assetbydate", headers=auth,

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from emulator.core.limits import MAX_BODY_BYTES
-from servers import EmulatorProcess
+from servers import MODES, serve_in_mode
 
 HELD = 1000
 # Long enough that the fast calls are done well before it ends on a loaded machine (10 s was not, once,
@@ -28,15 +28,12 @@ DRIBBLE = "/api/v1/events/dribble/reports/exercises"
 PARKUP = "/api/v3/business/report/event/user"
 
 
-@pytest.fixture(scope="module", params=["one-process", "workers-2"])
+@pytest.fixture(scope="module", params=MODES)
 def server(request, tmp_path_factory):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 4 * HELD:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(4 * HELD, hard), hard))
-    args = ["--threads", "1"]
-    if request.param == "workers-2":
-        args += ["--workers", "2", "--state", f"sqlite:{tmp_path_factory.mktemp('waits')}/state.db"]
-    process = EmulatorProcess(*args)
+    process = serve_in_mode(request.param, tmp_path_factory.mktemp("waits"), "--threads", "1")
     yield process
     process.stop()
 
