@@ -240,7 +240,7 @@ def bound_entry(entry: dict[str, Any]) -> dict[str, Any]:
             cut[field] = {"kept": limit, "of": len(original)}
         out[field] = value
     headers = out.get("headers")
-    if headers:
+    if headers is not None:  # not `if headers`: the len() of a request's headers walks its whole WSGI environ
         out["headers"] = bound_headers(headers)
     answer = out.get("response")
     if answer:
