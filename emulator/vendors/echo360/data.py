@@ -70,8 +70,8 @@ _HOUR_CUM = [sum(HOUR_WEIGHTS[: i + 1]) / sum(HOUR_WEIGHTS) for i in range(24)]
 # The most a scenario's world may ask for (checked when it loads: emulator/vendors/echo360/__init__.py),
 # --scale included: what --scale 1000 makes, so every scale's defaults are allowed. The world is made by
 # index, so its memory is bounded at any size, but a report's work is not: a dated report's rows follow
-# the students (a 1-day videoview of 300,000 is 3.8M rows, 2 minutes to write; of 1,000,000, 12.7M rows
-# and 6 minutes), the asset reports list every video (600,000 media: 65 s; 1,000,000: 114 s), and past
+# the students (a 1-day videoview of 300,000 is 3.8M rows, 2 minutes to write, 7 days 8 minutes; of
+# 1,000,000, 12.7M rows and 6 minutes for one day), the asset reports list every video (600,000 media: 65 s; 1,000,000: 114 s), and past
 # the course cache every media's course and sections are made again (1,000,000 courses: the asset
 # listing 2.3 times slower). Measured with bench/echo360_report.py (docs/performance.md).
 MAX_SIZES = {"students": 300_000, "media": 600_000, "courses": 12_000}
