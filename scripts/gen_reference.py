@@ -171,7 +171,10 @@ def _walk(schema: Schema, prefix: str) -> list[tuple[str, fields.Field]]:
 
 def render_scenario_format() -> str:
     import emulator.app  # noqa: F401  (every vendor registers its own knobs and world settings)
-    from emulator.core.scenarios import FAULTS, MAX_DELAY_MS, scenario_schema
+    from emulator.core.scenarios import FAULTS, MAX_DELAY_MS, MAX_WORLD_ENTITIES, WORLD_CHECKS, scenario_schema
+
+    bounds = [f"`world.{vendor}.{name}` {limits.get(name, MAX_WORLD_ENTITIES):,} {what}"
+              for vendor, (check, limits) in WORLD_CHECKS.items() for name, (_, what) in check({}, 1).items()]
 
     lines = ["# Scenario format reference", "", GENERATED.format(source="the marshmallow schema in "
                                                                      "emulator/core/scenarios.py").strip(), "",
@@ -180,6 +183,9 @@ def render_scenario_format() -> str:
              "[Scenarios](../scenarios.md) explains what each part does, with examples.", "",
              f"Faults (`rules[].fault`): {', '.join(f'`{f}`' for f in FAULTS)}. "
              f"Delays (`delay_ms`, `latency.*.min_ms`, `max_ms`) are milliseconds up to {MAX_DELAY_MS:,}.", "",
+             "The world a scenario asks for is bounded when it loads, as it comes out at the scenario's scale "
+             f"(`world.scale` or `--scale`): at most {'; '.join(bounds)}. Past a bound the scenario is refused "
+             "with 400 naming the field ([Scenarios](../scenarios.md#knobs-credentials-seed-clock-and-world)).", "",
              "| key | type | accepts |", "|---|---|---|"]
     for path, field in _walk(scenario_schema(), ""):
         notes = _validators(field)

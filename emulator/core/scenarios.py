@@ -233,29 +233,43 @@ VENDORS = tuple(VENDOR_KNOBS)
 
 # The most entities a vendor makes whole on first use (Strigo's events or courses, Falkor's pathways,
 # ParkUp's users), --scale included: a million took 8-47 s and up to 2.7 GB to make. Echo360's world is
-# made by index and has no such bound. Each vendor says what its section asks for (register_world_check).
+# made by index; it registers its own bounds (what --scale 1000 makes: a report's rows follow its size).
+# Each vendor says what its section asks for (register_world_check).
 MAX_WORLD_ENTITIES = 100_000
-WORLD_CHECKS: dict[str, Callable[[dict, int], dict[str, tuple[int, str]]]] = {}
+WorldCheck = Callable[[dict, int], dict[str, tuple[int, str]]]
+WORLD_CHECKS: dict[str, tuple[WorldCheck, dict[str, int]]] = {}
 
 
-def register_world_check(vendor: str, check: Callable[[dict, int], dict[str, tuple[int, str]]]) -> None:
-    """check(the scenario's `world.<vendor>` section, the scale) -> {field: (entities it makes, what they are)}."""
-    WORLD_CHECKS[vendor] = check
+def register_world_check(vendor: str, check: WorldCheck, limits: dict[str, int] | None = None) -> None:
+    """check(the scenario's `world.<vendor>` section, the scale) -> {field: (entities it makes, what they
+    are)}, each refused past its figure in `limits` (MAX_WORLD_ENTITIES unless given). A check may also
+    raise ValidationError({field: [message]}) for a world the vendor cannot make."""
+    WORLD_CHECKS[vendor] = (check, dict(limits or {}))
 
 
 def check_world_size(data: dict | None, start_scale: int) -> None:
-    """Refuse (ScenarioError) a scenario whose world asks a vendor for more than MAX_WORLD_ENTITIES."""
+    """Refuse (ScenarioError) a scenario whose world asks a vendor for more than its limit, or for a world
+    it cannot make."""
     world = (data or {}).get("world") or {}
     scale = world.get("scale", start_scale)
     errors: dict[str, list[str]] = {}
-    for vendor, check in WORLD_CHECKS.items():
-        for name, (total, what) in check(world.get(vendor) or {}, scale).items():
-            if total > MAX_WORLD_ENTITIES:
+    incoherent = False
+    for vendor, (check, limits) in WORLD_CHECKS.items():
+        try:
+            asked = check(world.get(vendor) or {}, scale)
+        except ValidationError as exc:
+            errors.update({f"world.{vendor}.{name}": msgs for name, msgs in exc.normalized_messages().items()})
+            incoherent = True
+            continue
+        for name, (total, what) in asked.items():
+            limit = limits.get(name, MAX_WORLD_ENTITIES)
+            if total > limit:
                 errors[f"world.{vendor}.{name}"] = [f"asks for {total:,} {what} at scale {scale}; "
-                                                    f"a world holds at most {MAX_WORLD_ENTITIES:,}"]
+                                                    f"a world holds at most {limit:,}"]
     if errors:
         detail = "; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in errors.items())
-        raise ScenarioError(f"the scenario's world is too large: {detail}", errors)
+        what = "cannot be made" if incoherent else "is too large"
+        raise ScenarioError(f"the scenario's world {what}: {detail}", errors)
 
 
 def register_knob(vendor: str, name: str, factory: Callable[[], fields.Field]) -> None:

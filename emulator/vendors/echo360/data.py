@@ -67,6 +67,29 @@ HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 11, 11, 10, 10, 11, 11, 10, 9, 9,
 _HOUR_CUM = [sum(HOUR_WEIGHTS[: i + 1]) / sum(HOUR_WEIGHTS) for i in range(24)]
 
 
+# The most a scenario's world may ask for (checked when it loads: emulator/vendors/echo360/__init__.py),
+# --scale included: what --scale 1000 makes, so every scale's defaults are allowed. The world is made by
+# index, so its memory is bounded at any size, but a report's work is not: a dated report's rows follow
+# the students (a 1-day videoview of 300,000 is 3.8M rows, 2 minutes to write, 7 days 8 minutes; of
+# 1,000,000, 12.7M rows and 6 minutes for one day), the asset reports list every video (600,000 media: 65 s; 1,000,000: 114 s), and past
+# the course cache every media's course and sections are made again (1,000,000 courses: the asset
+# listing 2.3 times slower). Measured with bench/echo360_report.py (docs/performance.md).
+MAX_SIZES = {"students": 300_000, "media": 600_000, "courses": 12_000}
+
+
+def world_sizes(section: dict, scale: int) -> dict[str, int]:
+    """The sizes a world's `echo360` section makes: each count it gives, as given (not multiplied by the
+    scale; 0 is an empty world: no students means no activity, no media no views), the others base x
+    scale; at least one instructor per course."""
+    sizes = {}
+    for key, base in BASE_SIZES.items():
+        value = section.get(key)
+        given = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        sizes[key] = value if given else base * scale
+    sizes["instructors"] = max(sizes["instructors"], sizes["courses"])
+    return sizes
+
+
 def make_uuid(rng) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 

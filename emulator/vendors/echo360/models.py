@@ -159,14 +159,7 @@ class Echo360Model(VendorModel):
 
     def sizes(self) -> dict[str, int]:
         """World sizes: the defaults times --scale, or the scenario's `world: {echo360: {...}}` counts."""
-        overrides = self.world.overrides.get("echo360", {}) or {}
-        sizes = {}
-        for key, base in data.BASE_SIZES.items():
-            value = overrides.get(key)
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-            sizes[key] = value if ok else base * self.world.scale
-        sizes["instructors"] = max(sizes["instructors"], sizes["courses"])  # at least one per course
-        return sizes
+        return data.world_sizes(self.world.overrides.get("echo360") or {}, self.world.scale)
 
     def echo_world(self) -> data.EchoWorld:
         world = self.world
