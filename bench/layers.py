@@ -7,7 +7,9 @@ The same bytes (the Strigo event exercises report that bench/scale.py picks) ser
 3. `flask`: the same server with a one-route Flask app that returns the bytes: Flask and Werkzeug added;
 4. `serve`: `report-emulator serve`, one process on `memory` (what a user runs);
 5. `serve, app in the loop`: the same, with the app run in the event loop instead of a work thread (the
-   design not taken, docs/performance.md: a long call would stop every connection of the process).
+   design not taken, docs/performance.md: a long call would stop every connection of the process);
+6. `serve, one core`: `serve` with every thread of the process kept on one core (`taskset -c 0` does the
+   same): the event loop and the work thread then pass the GIL on one core, not between two.
 
 `wrk -t1 -c16` for each; the CPU time the server process used over the run (from /proc) gives the CPU per
 request. Rounds are interleaved and every ratio is taken against its own round's WireMock run.
@@ -33,7 +35,7 @@ from _common import free_port  # noqa: E402
 from engines import run_wiremock, stop, wait_ready, wiremock_jar, wrk  # noqa: E402
 from scale import AUTH, CREDENTIALS, NOW, get, pick_event, start_serve  # noqa: E402
 
-KINDS = ["bytes", "flask", "serve", "serve, app in the loop"]
+KINDS = ["bytes", "flask", "serve", "serve, app in the loop", "serve, one core"]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -66,6 +68,8 @@ def run_child(kind: str, port: int, body_file: str) -> None:
     if kind == "serve, app in the loop":
         # The alternative measured, not offered: every hand-off to the work pool made a plain call.
         server._in_pool = lambda pool, fn, *args: fn(*args)
+    if kind == "serve, one core":
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     from emulator.__main__ import main
 
     sys.argv = ["report-emulator", "serve", "--port", str(port), "--state", "memory", "--clock", "manual",

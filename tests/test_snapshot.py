@@ -272,7 +272,15 @@ BAD = {
 }
 
 
-@pytest.mark.parametrize("case", [*BAD, "truncated", "truncated gzip", "bad scenario"])
+# A hand-edited world: the same field checks and bounds as a scenario's `world` (each failed on first use before).
+BAD_WORLDS = {
+    "world echo360 cannot make": ({"echo360": {"courses": 0}}, "world.echo360.courses"),
+    "world past its bound": ({"falkor": {"pathway_count": 1_000_000}}, "world.falkor.pathway_count"),
+    "world of the wrong type": ({"parkup": {"customer_count": "many"}}, "world.parkup.customer_count"),
+}
+
+
+@pytest.mark.parametrize("case", [*BAD, *BAD_WORLDS, "truncated", "truncated gzip", "bad scenario"])
 def test_a_bad_snapshot_is_400_naming_the_problem_and_changes_nothing(memory_server, case):
     url = f"{memory_server}/tenants/refusals"
     build_state(url)
@@ -290,6 +298,11 @@ def test_a_bad_snapshot_is_400_naming_the_problem_and_changes_nothing(memory_ser
     elif case == "bad scenario":
         values = {**document["state"]["values"], "scenario": {"serial": 1, "data": {"rules": [{"match": {"method": 5}}]}}}
         body, named = json.dumps({**document, "state": {**document["state"], "values": values}}).encode(), "rules[0]"
+    elif case in BAD_WORLDS:
+        overrides, named = BAD_WORLDS[case]
+        world = {**document["state"]["values"]["world"], "overrides": overrides}
+        values = {**document["state"]["values"], "world": world}
+        body = json.dumps({**document, "state": {**document["state"], "values": values}}).encode()
     elif case == "truncated":
         body, named = good.content[: len(good.content) // 2], "truncated"
     elif case == "truncated gzip":

@@ -155,13 +155,20 @@ def _check_state(values: dict) -> None:
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise SnapshotError(f"the snapshot's clock, world or scenario is malformed ({type(exc).__name__}: {exc})",
                             "state.values") from None
-    if scenario is not None:
-        from .scenarios import ScenarioError, validate_scenario
+    from .scenarios import ScenarioError, check_world_size, validate_scenario
 
+    if scenario is not None:
         try:
             validate_scenario(scenario["data"], "the snapshot's scenario")
         except ScenarioError as exc:
             raise SnapshotError(exc.message, "state.values.scenario") from None
+    # The world as a scenario's `world` section: the same field checks and size bounds as a scenario's
+    # (a hand-edited world the vendors cannot make would fail on first use, not here).
+    section = {"world": {**world.get("overrides", {}), "scale": int(world["scale"])}}
+    try:
+        check_world_size(validate_scenario(section, "the snapshot's world"), int(start["scale"]))
+    except ScenarioError as exc:
+        raise SnapshotError(exc.message, "state.values.world") from None
 
 
 def restore(emulator: "Emulator", document: dict) -> None:
