@@ -31,18 +31,11 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from _common import free_port  # noqa: E402
+from _common import free_port, usage  # noqa: E402
 from engines import run_wiremock, stop, wait_ready, wiremock_jar, wrk  # noqa: E402
 from scale import AUTH, CREDENTIALS, NOW, get, pick_event, start_serve  # noqa: E402
 
 KINDS = ["bytes", "flask", "serve", "serve, app in the loop", "serve, one core"]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its threads so far."""
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_child(kind: str, port: int, body_file: str) -> None:
@@ -91,13 +84,15 @@ def measure(kind: str, path: str, body_file: str, seconds: int) -> dict:
         with open(body_file, "rb") as fh:
             same = get(base + path) == fh.read()
         wrk(base + path, 2)
-        before = cpu_seconds(proc.pid)
+        before = usage(proc.pid)
         result = wrk(base + path, seconds)
-        used = cpu_seconds(proc.pid) - before
+        after = usage(proc.pid)
     finally:
         stop(proc)
     result["same"] = same
-    result["cpu_us"] = used / max(1.0, result["rps"] * seconds) * 1e6
+    calls = max(1.0, result["rps"] * seconds)
+    result["cpu_us"] = (after[0] + after[1] - before[0] - before[1]) / calls * 1e6
+    result["switches"] = (after[2] - before[2]) / calls
     return result
 
 
@@ -133,17 +128,18 @@ def main() -> None:
         for kind in KINDS:
             results[kind] = measure(kind, path, body_file, args.seconds)
             r = results[kind]
-            print(f"  {kind:24} {r['rps']:7,.0f} req/s  {r['rps'] / reference['rps']:.2f}x  {r['cpu_us']:5.0f} us CPU"
+            print(f"  {kind:24} {r['rps']:7,.0f} req/s  {r['rps'] / reference['rps']:.2f}x  {r['cpu_us']:5.0f} us CPU  {r['switches']:4.1f} switches"
                   f"  non-2xx {r['non2xx']}  same bytes {'yes' if r['same'] else 'NO'}", flush=True)
         rounds.append(results)
-    print(f"\n| server | req/s, median of {args.rounds} | vs WireMock, median | CPU per request, median |")
-    print("|---|---:|---:|---:|")
-    print(f"| WireMock static stub | {statistics.median(r['wiremock']['rps'] for r in rounds):,.0f} | 1.00x | |")
+    print(f"\n| server | req/s, median of {args.rounds} | vs WireMock, median | CPU per request, median | thread switches per request |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| WireMock static stub | {statistics.median(r['wiremock']['rps'] for r in rounds):,.0f} | 1.00x | | |")
     for kind in KINDS:
         rps = statistics.median(r[kind]["rps"] for r in rounds)
         ratio = statistics.median(r[kind]["rps"] / r["wiremock"]["rps"] for r in rounds)
         cpu = statistics.median(r[kind]["cpu_us"] for r in rounds)
-        print(f"| {kind} | {rps:,.0f} | {ratio:.2f}x | {cpu:,.0f} us |")
+        switches = statistics.median(r[kind]["switches"] for r in rounds)
+        print(f"| {kind} | {rps:,.0f} | {ratio:.2f}x | {cpu:,.0f} us | {switches:.1f} |")
     shutil.rmtree(folder, ignore_errors=True)
 
 

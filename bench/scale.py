@@ -12,7 +12,9 @@
 3. Where one request's time goes: cProfile over test-client requests on `memory`, self time grouped.
 
     python bench/scale.py [--seconds 10] [--requests 2000] [--skip-wrk] [--skip-inprocess] [--baseline DIR ...]
-                          [--rounds N]
+                          [--rounds N] [--pin]
+
+--pin adds `serve --pin-cpus` rows: one process on memory, and --workers 2 on sqlite: and redis://.
 
 --rounds N runs every server N times, interleaved (WireMock first in each round), and reports the median
 req/s and the median of each round's ratio to that round's WireMock: on a shared machine the speed drifts.
@@ -43,7 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-from _common import free_port  # noqa: E402
+from _common import free_port, usage  # noqa: E402
 from engines import run_wiremock, stop, wait_ready, wiremock_jar, wrk  # noqa: E402
 from store_ops import start_redis  # noqa: E402
 from throughput import pick_event  # noqa: E402
@@ -76,10 +78,11 @@ def get(url: str) -> bytes:
 
 
 
-def start_serve(state: str, workers: int, source: str | None = None) -> tuple[subprocess.Popen, str]:
-    """`serve` from this checkout, or from another source tree (source)."""
+def start_serve(state: str, workers: int, source: str | None = None, *extra: str) -> tuple[subprocess.Popen, str]:
+    """`serve` from this checkout, or from another source tree (source); extra: more flags."""
     port = free_port()
-    command = [sys.executable, "-m", "emulator", "serve", "--port", str(port), "--state", state, "--workers", str(workers)]
+    command = [sys.executable, "-m", "emulator", "serve", "--port", str(port), "--state", state, "--workers", str(workers),
+               *extra]
     env = {**os.environ, "PYTHONPATH": source} if source else None
     proc = subprocess.Popen([*command, "--clock", "manual", "--now", NOW, *CREDENTIALS], cwd=source or None, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -102,7 +105,7 @@ def flush_redis(url: str) -> None:
     client.close()
 
 
-def wrk_part(seconds: int, folder: str, redis_url: str, baselines: list[str], rounds: int = 1) -> None:
+def wrk_part(seconds: int, folder: str, redis_url: str, baselines: list[str], rounds: int = 1, pin: bool = False) -> None:
     proc, base = start_serve("memory", 1)
     try:
         event_id, rows = pick_event(base, AUTH)
@@ -121,6 +124,10 @@ def wrk_part(seconds: int, folder: str, redis_url: str, baselines: list[str], ro
                ("redis", 2, redis_db(redis_url, 2))]
     # Each baseline next to the rows it compares with: one process on memory, 2 workers on sqlite: and redis://.
     configs = [(name, workers, state, None) for name, workers, state in configs]
+    if pin:  # --pin: the same with serve --pin-cpus, each next to the row it compares with
+        configs.insert(1, ("memory --pin-cpus", 1, "memory", None))
+        configs.insert(4, ("sqlite --pin-cpus", 2, f"sqlite:{folder}/p2.db", None))
+        configs.append(("redis --pin-cpus", 2, redis_db(redis_url, 8), None))
     for n, b in enumerate(baselines):
         configs.insert(1 + n, (f"baseline {b} memory workers=1", 1, "memory", b))
         configs.append((f"baseline {b} sqlite workers=2", 2, f"sqlite:{folder}/b{n}.db", b))
@@ -141,18 +148,25 @@ def wrk_part(seconds: int, folder: str, redis_url: str, baselines: list[str], ro
                 state = f"{state[:-3]}-{round_number}.db"  # a fresh file every round
             if state.startswith("redis"):
                 flush_redis(state)
-            proc, base = start_serve(state, workers, source)
+            pinned = name.endswith("--pin-cpus")
+            proc, base = start_serve(state, workers, source, *(["--pin-cpus"] if pinned else []))
             try:
                 same = get(base + path) == body
                 url = base + path
                 wrk(url, 3)  # warm-up: every worker has started and served
                 before = load()
+                used = usage(proc.pid)
                 result = wrk(url, seconds)
+                used = [b - a for a, b in zip(used, usage(proc.pid))]
             finally:
                 stop(proc)
+            calls = max(1.0, result["rps"] * seconds)
+            result["cpu_us"] = (used[0] + used[1]) / calls * 1e6  # every process of the server, every thread
+            result["switches"] = used[2] / calls
             label = name if name.startswith("baseline") else f"serve {name} workers={workers}"
             results.append((label, result, before))
             print(f"  {label:34}: {result['rps']:7.0f} req/s  latency {result['latency']:>8}  non-2xx {result['non2xx']}"
+                  f"  CPU {result['cpu_us']:,.0f} us/req  {result['switches']:.1f} thread switches/req"
                   f"  same bytes {'yes' if same else 'NO'}  load {before} {result['socket_errors']}", flush=True)
         rounds_results.append(results)
     print()
@@ -167,14 +181,19 @@ def wrk_part(seconds: int, folder: str, redis_url: str, baselines: list[str], ro
     else:
         # Each server against the WireMock run of its own round, then the median over the rounds: the
         # machine's speed drifts between rounds, a ratio within one round much less.
-        print(f"| server | req/s, median of {rounds} rounds | vs WireMock, median of the rounds' ratios | ratios by round | non-2xx |")
-        print("|---|---:|---:|---|---:|")
+        print(f"| server | req/s, median of {rounds} rounds | vs WireMock, median of the rounds' ratios | ratios by round | "
+              "CPU per request, median | thread switches per request, median | non-2xx |")
+        print("|---|---:|---:|---|---:|---:|---:|")
         for i, (label, _, _) in enumerate(rounds_results[0]):
             rps = [r[i][1]["rps"] for r in rounds_results]
             ratios = [r[i][1]["rps"] / r[0][1]["rps"] for r in rounds_results if r[0][0].startswith("wiremock")]
             shown = " / ".join(f"{x:.2f}" for x in ratios) or "-"
             median_ratio = f"{statistics.median(ratios):.2f}x" if ratios else "-"
-            print(f"| {label} | {statistics.median(rps):,.0f} | {median_ratio} | {shown} | "
+            cpu = [r[i][1]["cpu_us"] for r in rounds_results if "cpu_us" in r[i][1]]
+            switches = [r[i][1]["switches"] for r in rounds_results if "switches" in r[i][1]]
+            cpu_shown = f"{statistics.median(cpu):,.0f} us" if cpu else "-"
+            switches_shown = f"{statistics.median(switches):.1f}" if switches else "-"
+            print(f"| {label} | {statistics.median(rps):,.0f} | {median_ratio} | {shown} | {cpu_shown} | {switches_shown} | "
                   f"{sum(r[i][1]['non2xx'] for r in rounds_results)} |")
     by = {label: statistics.median(r[i][1]["rps"] for r in rounds_results)
           for i, (label, _, _) in enumerate(rounds_results[0])}
@@ -377,6 +396,7 @@ def main() -> None:
                         help="also one process on memory from another source tree, e.g. an older revision: "
                              "git archive REV emulator | tar -x -C DIR (repeatable)")
     parser.add_argument("--skip-inprocess", action="store_true")
+    parser.add_argument("--pin", action="store_true", help="also one process and --workers 2 with --pin-cpus")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run every server (WireMock included) this many times, interleaved; report medians")
     args = parser.parse_args()
@@ -387,7 +407,7 @@ def main() -> None:
     redis_proc, redis_url = start_redis(folder)
     try:
         if not args.skip_wrk:
-            wrk_part(args.seconds, folder, redis_url, [os.path.abspath(b) for b in args.baseline], args.rounds)
+            wrk_part(args.seconds, folder, redis_url, [os.path.abspath(b) for b in args.baseline], args.rounds, args.pin)
         if not args.skip_inprocess:
             scenario_path = os.path.join(folder, "bench.json")
             with open(scenario_path, "w") as fh:

@@ -230,6 +230,9 @@ def cli() -> None:
         help="where state lives: memory, sqlite:PATH or redis://HOST:PORT/DB")
 @option("--workers", type=_range("workers"), default=1, show_default=True, envvar="EMULATOR_WORKERS",
         help="worker processes (more than 1 needs a sqlite: or redis:// state)")
+@option("--pin-cpus", is_flag=True, type=StrictBool(), default=False, envvar="EMULATOR_PIN_CPUS",
+        help="keep each process on one of the CPUs it may use (worker i on the i-th): faster where a hand-off "
+             "between CPUs is costly (a VM); give each server its own CPUs (taskset, a container's cpuset)")
 @option("--log-requests", is_flag=True, type=StrictBool(), default=False, envvar="EMULATOR_LOG_REQUESTS",
         help="print one line per vendor call")
 @option("--admin-auth", type=AdminAuth(), default=None, envvar="EMULATOR_ADMIN_AUTH",
@@ -334,7 +337,8 @@ def banner(url: str, settings: Settings, emulator, given: list[str] = ()) -> str
     lines = [f"{PROG} {__version__} listening on {url}",
              f"  dashboard: {url}/_emulator/ui (also {url}/)",
              f"  docs: {url}/_emulator/docs (admin: {url}/_emulator/health)",
-             f"  state: {emulator.describe_state()}; workers: {settings.workers}; strict mode: {strict}",
+             f"  state: {emulator.describe_state()}; workers: {settings.workers}"
+             f"{' (each kept on one CPU: --pin-cpus)' if settings.pin_cpus else ''}; strict mode: {strict}",
              f"  scenarios: {', '.join(loaded) if loaded else 'none'}",
              f"  clock: {emulator.clock.mode}, now {emulator.clock.now().isoformat()}; seed {emulator.world.seed}; "
              f"scale {emulator.world.scale}"]

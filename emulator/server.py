@@ -426,10 +426,12 @@ def _serve_here(app, sock: socket.socket, threads: int, on_ready=None) -> None:
     server.run()
 
 
-def _worker(settings, sock: socket.socket, threads: int, built, parent: int) -> None:
+def _worker(settings, sock: socket.socket, threads: int, built, parent: int, cpus: list[int] | None = None,
+            slot: int = 0) -> None:
     """One worker process: its own app (and store connections), serving the shared socket."""
     from .app import create_app
 
+    _keep_on(cpus, slot)
     _die_with(parent)
     app = create_app(settings)
     built.set()
@@ -459,23 +461,46 @@ def serve(settings, app, on_ready: Callable[[str], None] | None = None) -> None:
     """
     workers = getattr(settings, "workers", 1)
     threads = getattr(settings, "threads", THREADS)
+    cpus = sorted(os.sched_getaffinity(0)) if getattr(settings, "pin_cpus", False) else None
     sock = bind(settings.host, settings.port)
     if workers <= 1:
+        _keep_on(cpus, 0)
         _serve_here(app, sock, threads, on_ready)
         return
-    _supervise(settings, sock, workers, threads, on_ready)
+    _supervise(settings, sock, workers, threads, on_ready, cpus)
 
 
-def _supervise(settings, sock: socket.socket, workers: int, threads: int, on_ready) -> None:
-    """Start `workers` processes on the socket, replace any that dies, pass SIGTERM/Ctrl-C on, wait for them."""
+def _keep_on(cpus: list[int] | None, slot: int) -> None:
+    """--pin-cpus: keep this process (every thread of it) on the slot-th of the CPUs it may use, wrapping.
+
+    The event loop and the work threads hand each request to each other; between two CPUs each hand-off
+    wakes a thread on the other, which on a VM costs as much as a third of a request's CPU
+    (bench/layers.py, bench/scale.py --pin: docs/performance.md). The CPUs are the ones this server
+    was given (taskset, a container's cpuset), so several servers on one machine need their own.
+    """
+    if not cpus:
+        return
+    cpu = {cpus[slot % len(cpus)]}
+    os.sched_setaffinity(0, cpu)  # this thread, and every thread it starts from now on
+    for task in os.listdir("/proc/self/task"):  # and the threads already running (Linux sets it per thread)
+        try:
+            os.sched_setaffinity(int(task), cpu)
+        except OSError:  # a thread that ended meanwhile
+            pass
+
+
+def _supervise(settings, sock: socket.socket, workers: int, threads: int, on_ready, cpus: list[int] | None = None) -> None:
+    """Start `workers` processes on the socket, replace any that dies, pass SIGTERM/Ctrl-C on, wait for them.
+
+    With --pin-cpus, worker i (and whichever replaces it) is kept on the i-th CPU (`_keep_on`)."""
     spawn = multiprocessing.get_context("spawn")
     stopping = threading.Event()
 
     built = {}  # process -> Event set once it has built its app
 
-    def start() -> multiprocessing.Process:
+    def start(slot: int) -> multiprocessing.Process:
         event = spawn.Event()
-        process = spawn.Process(target=_worker, args=(settings, sock, threads, event, os.getpid()),
+        process = spawn.Process(target=_worker, args=(settings, sock, threads, event, os.getpid(), cpus, slot),
                                 name="report-emulator-worker")
         process.start()
         built[process] = event
@@ -486,7 +511,7 @@ def _supervise(settings, sock: socket.socket, workers: int, threads: int, on_rea
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    processes = [start() for _ in range(workers)]
+    processes = [start(slot) for slot in range(workers)]
     if on_ready:
         on_ready(url_of(sock))
     failure = None
@@ -501,7 +526,7 @@ def _supervise(settings, sock: socket.socket, workers: int, threads: int, on_rea
                 stopping.set()
                 break
             log.warning("worker %s exited with %s; starting another", process.pid, process.exitcode)
-            processes[i] = start()
+            processes[i] = start(i)
     sock.close()  # the workers close theirs as they drain; then the port refuses connections
     for process in processes:
         if process.is_alive():

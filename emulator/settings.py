@@ -49,6 +49,7 @@ class Settings:
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)
     state: str = "memory"  # memory, sqlite:PATH or redis://HOST:PORT/DB (the store layer checks the URL)
     workers: int = 1  # worker processes; more than one needs a shared store (sqlite: or redis://)
+    pin_cpus: bool = False  # serve --pin-cpus: each process kept on one CPU (server.py, docs/performance.md)
     log_requests: bool = False  # one line per vendor call on standard output
     max_tenants: int = 1000  # tenants besides `default` (core/tenants.py)
     tenant_idle_hours: float = 24.0  # a tenant unused this long (wall time) is removed
@@ -72,6 +73,8 @@ class Settings:
             parse_admin_auth(self.admin_auth)
         for host in self.allowed_hosts:
             check_allowed_host(host)
+        if self.pin_cpus and not hasattr(os, "sched_setaffinity"):
+            raise ValueError("--pin-cpus needs a system where a process's CPUs can be set (Linux)")
         if self.workers > 1 and self.state == "memory":
             raise ValueError(f"{self.workers} workers cannot share the memory store; use --state sqlite:PATH "
                              "or --state redis://HOST:PORT/DB, which worker processes can share")
@@ -105,6 +108,8 @@ class Settings:
             values["state"] = env["EMULATOR_STATE"]
         if "EMULATOR_WORKERS" in env:
             values["workers"] = _int(env["EMULATOR_WORKERS"], "EMULATOR_WORKERS")
+        if "EMULATOR_PIN_CPUS" in env:
+            values["pin_cpus"] = parse_bool(env["EMULATOR_PIN_CPUS"], "EMULATOR_PIN_CPUS")
         if "EMULATOR_MAX_TENANTS" in env:
             values["max_tenants"] = _int(env["EMULATOR_MAX_TENANTS"], "EMULATOR_MAX_TENANTS")
         if "EMULATOR_TENANT_IDLE_HOURS" in env:

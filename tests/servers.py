@@ -2,6 +2,7 @@
 (restarts, kill -9, replicas on one store). Imported by test modules as `from servers import ...`."""
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import socket
@@ -83,6 +84,26 @@ class EmulatorProcess:
             lines.append(self.readline())
             assert lines[-1], "".join(lines)
         return "".join(lines)
+
+    def worker_pids(self, count: int, seconds: float = 30) -> list[int]:
+        """The process ids of `serve --workers N`'s workers (Linux: from /proc), once `count` are running."""
+        deadline = time.monotonic() + seconds
+        while True:
+            found = []
+            for task in os.listdir(f"/proc/{self.proc.pid}/task"):
+                with open(f"/proc/{self.proc.pid}/task/{task}/children") as fh:
+                    found += [int(pid) for pid in fh.read().split()]
+            workers = []
+            for pid in found:
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                        if b"spawn_main" in fh.read():
+                            workers.append(pid)
+                except OSError:  # gone meanwhile
+                    pass
+            if len(workers) >= count or time.monotonic() > deadline:
+                return workers
+            time.sleep(0.1)
 
     def kill(self) -> None:
         """kill -9: no exit handler runs."""

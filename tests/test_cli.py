@@ -139,6 +139,7 @@ def test_bad_flags_are_refused_in_one_line(argv, message):
         ("EMULATOR_PORT", "70000", "EMULATOR_PORT (--port): 70000 is not in the range"),
         ("EMULATOR_STRICT", "treu", "EMULATOR_STRICT (--strict): 'treu' is not one of 1, true, yes, 0, false, no"),
         ("EMULATOR_LOG_REQUESTS", "on", "EMULATOR_LOG_REQUESTS (--log-requests)"),
+        ("EMULATOR_PIN_CPUS", "sometimes", "EMULATOR_PIN_CPUS (--pin-cpus)"),
         ("EMULATOR_WORKERS", "two", "EMULATOR_WORKERS (--workers)"),
         ("EMULATOR_STATE", "disk", "EMULATOR_STATE (--state)"),
         ("EMULATOR_CREDENTIAL", "parkup.secret=x", "parkup has no credential 'secret'"),

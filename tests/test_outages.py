@@ -536,13 +536,6 @@ def test_report_files_are_bounded_in_bytes(report_emulator, monkeypatch, http):
 
 # --- workers -----------------------------------------------------------------------------------------
 
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(p) for p in (task / "children").read_text().split()]
-    return found
-
-
 def alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
@@ -553,11 +546,7 @@ def alive(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the workers")
 def test_workers_exit_when_their_main_process_is_killed(tmp_path):
     server = manual(f"sqlite:{tmp_path / 'state.db'}", "--workers", "2")
-    deadline = time.monotonic() + 30
-    workers = []
-    while len(workers) < 2 and time.monotonic() < deadline:
-        workers = [pid for pid in children(server.proc.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-        time.sleep(0.1)
+    workers = server.worker_pids(2)
     assert len(workers) == 2, workers
     server.kill()
     deadline = time.monotonic() + 20
