@@ -33,7 +33,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from _common import free_port, usage  # noqa: E402
 from engines import run_wiremock, stop, wait_ready, wiremock_jar, wrk  # noqa: E402
-from scale import AUTH, CREDENTIALS, NOW, get, pick_event, start_serve  # noqa: E402
+from scale import CREDENTIALS, NOW, get, put_scenario, reference_report  # noqa: E402
 
 KINDS = ["bytes", "flask", "serve", "serve, app in the loop", "serve, one core"]
 
@@ -78,8 +78,6 @@ def measure(kind: str, path: str, body_file: str, seconds: int) -> dict:
     try:
         wait_ready(f"{base}/_emulator/health" if kind.startswith("serve") else base + path, proc)
         if kind.startswith("serve"):
-            from scale import put_scenario
-
             put_scenario(base)
         with open(body_file, "rb") as fh:
             same = get(base + path) == fh.read()
@@ -106,13 +104,7 @@ def main() -> None:
         run_child(args.child[0], int(args.child[1]), args.child[2])
         return
     folder = tempfile.mkdtemp(prefix="bench-layers-")
-    proc, base = start_serve("memory", 1)
-    try:
-        event_id, rows = pick_event(base, AUTH)
-        path = f"/api/v1/events/{event_id}/reports/exercises"
-        body = get(base + path)
-    finally:
-        stop(proc)
+    path, rows, body = reference_report()
     body_file = os.path.join(folder, "body.json")
     with open(body_file, "wb") as fh:
         fh.write(body)

@@ -105,14 +105,20 @@ def flush_redis(url: str) -> None:
     client.close()
 
 
-def wrk_part(seconds: int, folder: str, redis_url: str, baselines: list[str], rounds: int = 1, pin: bool = False) -> None:
+def reference_report() -> tuple[str, int, bytes]:
+    """(path, rows, body) of the report every server serves: the Strigo event exercises report of the
+    event closest to 20 rows, as `serve` on `memory` answers it."""
     proc, base = start_serve("memory", 1)
     try:
         event_id, rows = pick_event(base, AUTH)
         path = f"/api/v1/events/{event_id}/reports/exercises"
-        body = get(base + path)
+        return path, rows, get(base + path)
     finally:
         stop(proc)
+
+
+def wrk_part(seconds: int, folder: str, redis_url: str, baselines: list[str], rounds: int = 1, pin: bool = False) -> None:
+    path, rows, body = reference_report()
     digest = hashlib.sha256(body).hexdigest()[:12]
     print(f"GET {path}: {rows} rows, {len(body)} bytes (sha256 {digest}); wrk -t1 -c16 -d{seconds}s; "
           f"{os.cpu_count()} cores")

@@ -481,8 +481,8 @@ def _keep_on(cpus: list[int] | None, slot: int) -> None:
     if not cpus:
         return
     cpu = {cpus[slot % len(cpus)]}
-    os.sched_setaffinity(0, cpu)  # this thread, and every thread it starts from now on
-    for task in os.listdir("/proc/self/task"):  # and the threads already running (Linux sets it per thread)
+    # Linux sets it per thread: every thread running now (this one included); the ones started later inherit it.
+    for task in os.listdir("/proc/self/task"):
         try:
             os.sched_setaffinity(int(task), cpu)
         except OSError:  # a thread that ended meanwhile
